@@ -1,0 +1,87 @@
+"""Closed-form parameters and MACs of a ViT, from its config alone. No torch.
+
+With tokens N, width D, depth L, MLP hidden F, patch P, channels C, classes K (see DESIGN.md):
+
+    patch embed   (HW/P²)·C·P²·D MACs        C·P²·D + D params
+    attn proj     4·N·D² per block            4D² + 4D (qkv bias) per block
+    attn core     2·N²·D per block            0
+    MLP           2·N·D·F per block           2DF + F + D per block
+    head          D·K (×2 with distillation)  D·K + K (×2)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from vitbench.cost.breakdown import Breakdown, ParamBreakdown
+from vitbench.zoo import ViTConfig
+
+
+def params(cfg: ViTConfig) -> ParamBreakdown:
+    """Exact trainable-parameter counts of `vitbench.model.VisionTransformer(cfg)` (timm's layout)."""
+    D, L, F, K = cfg.dim, cfg.depth, cfg.mlp_hidden, cfg.num_classes
+    n_heads_out = 1 + int(cfg.distill)
+    pos_tokens = cfg.num_patches + 1 + int(cfg.distill)
+    qkv = 3 * D * D + (3 * D if cfg.qkv_bias else 0)
+    return ParamBreakdown(
+        patch_embed=cfg.in_chans * cfg.patch**2 * D + D,
+        tokens_pos=(1 + int(cfg.distill) + cfg.registers) * D + pos_tokens * D,
+        attention=L * (qkv + D * D + D),
+        mlp=L * (2 * D * F + F + D),
+        norms=(2 * L + 1) * 2 * D,
+        head=n_heads_out * (D * K + K) if K else 0,
+    )
+
+
+def macs(cfg: ViTConfig) -> Breakdown:
+    """Forward MACs per image by component, plus elementwise element-ops (see `breakdown`)."""
+    N, D, L, F, K = cfg.tokens, cfg.dim, cfg.depth, cfg.mlp_hidden, cfg.num_classes
+    norm_layers = 2 * L + 1  # two per block + the final norm, each over all N tokens
+    return Breakdown(
+        counter="analytic",
+        patch_embed=cfg.num_patches * cfg.in_chans * cfg.patch**2 * D,
+        attn_proj=L * 4 * N * D * D,
+        attn_core=L * 2 * N * N * D,
+        mlp=L * 2 * N * D * F,
+        head=(1 + int(cfg.distill)) * D * K,
+        norm=norm_layers * 5 * N * D,
+        softmax=L * cfg.heads * N * N,
+        gelu=L * N * F,
+    )
+
+
+@dataclass(frozen=True)
+class Crossover:
+    """Where the attention core overtakes another component, for square images of one config.
+
+    `tokens`: the core exceeds the other component when N > tokens. `side`: the first square patch grid
+    with N above that; `res` = side · patch pixels. `res_exact`: the continuous resolution at equality.
+    """
+
+    versus: str
+    tokens: int
+    side: int
+    res: int
+    res_exact: float
+
+
+def _first_side_above(threshold: int, prefix_tokens: int) -> int:
+    """Smallest grid side s with s² + prefix > threshold."""
+    side = math.isqrt(max(0, threshold - prefix_tokens))
+    while side * side + prefix_tokens <= threshold:
+        side += 1
+    return side
+
+
+def crossovers(cfg: ViTConfig) -> tuple[Crossover, Crossover]:
+    """Attention core vs MLP (2N²D > 2NDF  <=>  N > F) and vs all dense layers (N > 2D + F).
+
+    With the usual F = 4D that is N > 4D and N > 6D.
+    """
+    out = []
+    for versus, threshold in (("mlp", cfg.mlp_hidden), ("dense", 2 * cfg.dim + cfg.mlp_hidden)):
+        side = _first_side_above(threshold, cfg.num_prefix_tokens)
+        exact = cfg.patch * math.sqrt(max(0, threshold - cfg.num_prefix_tokens))
+        out.append(Crossover(versus, threshold, side, side * cfg.patch, exact))
+    return out[0], out[1]

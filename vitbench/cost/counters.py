@@ -1,0 +1,198 @@
+"""Measured MAC counts from fvcore's FlopCountAnalysis and torch's FlopCounterMode, as `Breakdown` records.
+
+Both counters trace a real forward of `vitbench.model.VisionTransformer`; on the ``meta`` device (the default)
+no weights or activations are allocated. Per-component figures come from the leaf modules the counters
+attribute work to (``blocks.N.attn.qkv``, ``blocks.N.attn.core``, ...); a MAC seen outside a known component
+is an error, never silently dropped.
+
+Two gaps in the counters are closed here, at the op level (attention stays on SDPA):
+
+* fvcore has no handle for ``aten::scaled_dot_product_attention`` and skips it; `sdpa_fvcore_handle` counts
+  QKᵀ and AV, B·h·Nq·Nk·(d + dv) MACs, whichever kernel runs later.
+* torch's FlopCounterMode has formulas for the CUDA SDPA kernels (flash, efficient, cudnn) and sees the math
+  fallback as bmm, but none for the CPU flash kernel ``aten._scaled_dot_product_flash_attention_for_cpu``, so
+  it counts 0 on CPU. `TORCH_EXTRA_FORMULAS` adds it (and the "overrideable" kernel other backends use) with
+  torch's own SDPA formula.
+
+* fvcore traces with torch.jit, which cannot trace a convolution on meta tensors (torch's Python meta kernel
+  for conv needs concrete sizes, the tracer hands it traced ones), so fvcore counts on cpu or cuda only. Its
+  counts depend on shapes alone; the tests check it on every zoo width and resolution at reduced depth
+  (MACs are exactly linear in depth), where a CPU forward is cheap.
+
+A counter that skips an op which does matrix work (conv, mm, linear, attention, ...), or counts 0 in a module
+that does, is an error.
+
+Convention: results are MACs per image. FlopCounterMode reports FLOPs (2 per MAC); they are halved exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import TYPE_CHECKING
+
+from vitbench.cost.breakdown import ELEMENTWISE_COMPONENTS, MATMUL_COMPONENTS, Breakdown
+from vitbench.errors import VitbenchError
+from vitbench.zoo import ViTConfig
+
+if TYPE_CHECKING:
+    import torch
+
+COUNTERS = ("analytic", "fvcore", "torch")
+COUNT_DEVICES = ("meta", "cpu", "cuda")
+
+
+def component_of(module_name: str) -> str | None:
+    """Map a leaf module's qualified name to a cost component (None for modules that hold no MACs)."""
+    parts = module_name.split(".")
+    if parts[0] == "patch_embed":
+        return "patch_embed"
+    if parts[0] in ("head", "head_dist"):
+        return "head"
+    if parts[0] == "norm" or parts[-1] in ("norm1", "norm2"):
+        return "norm"
+    if parts[-1] == "act":
+        return "gelu"
+    if "attn" in parts:
+        return "attn_core" if parts[-1] == "core" else "attn_proj"
+    if "mlp" in parts:
+        return "mlp"
+    return None
+
+
+def _attribute(counter: str, per_leaf: dict[str, int], total: int, batch: int, elementwise: set[str]) -> Breakdown:
+    """Sum leaf-module counts into components; check nothing was lost; divide by the batch."""
+    sums = {c: 0 for c in MATMUL_COMPONENTS + ELEMENTWISE_COMPONENTS}
+    for name, value in per_leaf.items():
+        component = component_of(name)
+        if component is None:
+            if value:
+                raise RuntimeError(f"{counter}: {value} MACs in module {name!r}, outside every known component")
+            continue
+        if value == 0 and component in MATMUL_COMPONENTS:
+            raise RuntimeError(f"{counter} counted 0 MACs in {name!r}: an op without a formula (see counters.py)")
+        sums[component] += value
+    if sum(sums.values()) != total:
+        raise RuntimeError(f"{counter}: components sum to {sum(sums.values())} but the counter's total is {total}")
+    for name, value in sums.items():
+        if value % batch:
+            raise RuntimeError(f"{counter}: {name} count {value} is not a multiple of the batch {batch}")
+    per_image = {k: v // batch if k in MATMUL_COMPONENTS or k in elementwise else None for k, v in sums.items()}
+    return Breakdown(counter=counter, **per_image)
+
+
+def _sdpa_macs(q_shape, k_shape, v_shape) -> int:
+    """QKᵀ plus AV: B·h·Nq·Nk·d + B·h·Nq·Nk·dv MACs (scale, softmax and dropout are not MACs)."""
+    *lead, n_q, d = q_shape
+    n_k, d_v = k_shape[-2], v_shape[-1]
+    batch_heads = 1
+    for size in lead:
+        batch_heads *= size
+    return batch_heads * n_q * n_k * (d + d_v)
+
+
+def sdpa_fvcore_handle(inputs, outputs) -> int:
+    """fvcore op handle for ``aten::scaled_dot_product_attention`` (fvcore counts one MAC as one flop)."""
+    from fvcore.nn.jit_handles import get_shape
+
+    return _sdpa_macs(get_shape(inputs[0]), get_shape(inputs[1]), get_shape(inputs[2]))
+
+
+def _torch_sdpa_formula(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+    """FLOPs (2 per MAC) of an SDPA kernel, for FlopCounterMode's custom_mapping."""
+    return 2 * _sdpa_macs(query_shape, key_shape, value_shape)
+
+
+def torch_extra_formulas() -> dict:
+    """FlopCounterMode formulas for SDPA kernels torch's registry lacks (keyed by op overload packet)."""
+    import torch
+
+    aten = torch.ops.aten
+    names = ("_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_fused_attention_overrideable")
+    return {getattr(aten, n): _torch_sdpa_formula for n in names if hasattr(aten, n)}
+
+
+MATRIX_OP_MARKERS = ("conv", "mm", "matmul", "linear", "einsum", "attention")
+
+
+def _check_nothing_skipped(counter: str, skipped_ops) -> None:
+    """Fail if a counter skipped an op that does matrix work (its MACs would silently be lost)."""
+    lost = sorted(op for op in skipped_ops if any(m in op for m in MATRIX_OP_MARKERS))
+    if lost:
+        raise RuntimeError(f"{counter} skipped op(s) that carry MACs: {', '.join(lost)}")
+
+
+def _leaf_names(model: "torch.nn.Module") -> list[str]:
+    return [name for name, mod in model.named_modules() if name and not any(True for _ in mod.children())]
+
+
+def _prepare(cfg: ViTConfig, device: str, batch: int):
+    import torch
+
+    from vitbench.model import build_model, example_input
+
+    if device not in COUNT_DEVICES and not device.startswith("cuda:"):
+        raise VitbenchError(f"unknown device {device!r} for counting; valid: {', '.join(COUNT_DEVICES)}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise VitbenchError("--device cuda requested but CUDA is not available here; use meta or cpu")
+    if batch <= 0:
+        raise VitbenchError(f"batch must be a positive integer, got {batch}")
+    return build_model(cfg, device), example_input(cfg, batch, device)
+
+
+def count_fvcore(cfg: ViTConfig, device: str = "meta", batch: int = 1) -> Breakdown:
+    """MACs per image from fvcore's FlopCountAnalysis (jit trace) with the SDPA handle added."""
+    try:
+        from fvcore.nn import FlopCountAnalysis
+    except ImportError:
+        raise VitbenchError("fvcore is not installed; install it with `pip install fvcore` "
+                            "or use --counter analytic|torch") from None
+    import torch
+
+    if device == "meta":
+        raise VitbenchError("fvcore traces with torch.jit and cannot count on the meta device; "
+                            "use --device cpu (allocates the weights) or --counter torch")
+    model, x = _prepare(cfg, device, batch)
+    analysis = FlopCountAnalysis(model, (x,)).set_op_handle(
+        "aten::scaled_dot_product_attention", sdpa_fvcore_handle)
+    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")  # jit tracer warnings
+        logging.getLogger("fvcore").setLevel(logging.ERROR)
+        total = analysis.total()
+        by_module = analysis.by_module()
+        skipped = analysis.unsupported_ops()
+    _check_nothing_skipped("fvcore", skipped)
+    per_leaf = {name: by_module.get(name, 0) for name in _leaf_names(model)}
+    return _attribute("fvcore", per_leaf, total, batch, elementwise={"norm"})
+
+
+def count_torch(cfg: ViTConfig, device: str = "meta", batch: int = 1) -> Breakdown:
+    """MACs per image from torch.utils.flop_counter.FlopCounterMode (FLOPs / 2), CPU SDPA formula added."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model, x = _prepare(cfg, device, batch)
+    mode = FlopCounterMode(display=False, custom_mapping=torch_extra_formulas())
+    with mode, torch.inference_mode():
+        model(x)
+    counts = mode.get_flop_counts()
+    root = type(model).__name__
+    per_leaf = {name: sum(counts.get(f"{root}.{name}", {}).values()) for name in _leaf_names(model)}
+    flops_leaf = {name: value // 2 for name, value in per_leaf.items()}
+    if any(v % 2 for v in per_leaf.values()):
+        raise RuntimeError("torch: an odd FLOP count cannot be halved into MACs")
+    return _attribute("torch", flops_leaf, mode.get_total_flops() // 2, batch, elementwise=set())
+
+
+def count(cfg: ViTConfig, counter: str = "analytic", device: str = "meta", batch: int = 1) -> Breakdown:
+    """One counter's MACs per image. ``analytic`` ignores device and batch (closed form)."""
+    if counter == "analytic":
+        from vitbench.cost.analytic import macs
+
+        return macs(cfg)
+    if counter == "fvcore":
+        return count_fvcore(cfg, device, batch)
+    if counter == "torch":
+        return count_torch(cfg, device, batch)
+    raise VitbenchError(f"unknown counter {counter!r}; valid: {', '.join(COUNTERS)}, all")

@@ -1,0 +1,1 @@
+"""Runtime measurement: timing loops, memory, statistics. Only `stats` is torch-free."""

@@ -1,0 +1,151 @@
+"""Tables for `vitbench models`, `params`, `flops` and `split`."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from vitbench.cost.analytic import Crossover
+from vitbench.cost.breakdown import COMPONENT_LABELS, ELEMENTWISE_COMPONENTS, MATMUL_COMPONENTS, Breakdown, ParamBreakdown
+from vitbench.render import fmt_int, fmt_pct, fmt_si
+from vitbench.zoo import ViTConfig
+
+MAC_CAPTION = "1 MAC = 1 multiply-add = 2 FLOPs. Papers and timm print GMACs as 'GFLOPs'."
+
+
+def describe(cfg: ViTConfig) -> str:
+    extras = [f"+{cfg.registers} reg" if cfg.registers else "", "distilled" if cfg.distill else ""]
+    tail = " ".join(e for e in extras if e)
+    return (f"{cfg.name} · {cfg.res_label} px · patch {cfg.patch} · D {cfg.dim} · L {cfg.depth} · "
+            f"h {cfg.heads} · N {cfg.tokens} tokens{' · ' + tail if tail else ''}")
+
+
+def models_table(rows: list[tuple[ViTConfig, int, int]]) -> Table:
+    """rows: (config, params at 224, MACs at 224)."""
+    table = Table(title="vitbench zoo (at 224 px)", caption=MAC_CAPTION)
+    for col in ("name", "patch", "width", "depth", "heads", "MLP", "tokens", "params", "GMACs"):
+        table.add_column(col, justify="left" if col == "name" else "right")
+    for cfg, n_params, n_macs in rows:
+        table.add_row(cfg.name, str(cfg.patch), str(cfg.dim), str(cfg.depth), str(cfg.heads),
+                      str(cfg.mlp_hidden), str(cfg.tokens), fmt_int(n_params), f"{n_macs / 1e9:.2f}")
+    return table
+
+
+def params_table(cfg: ViTConfig, p: ParamBreakdown) -> Table:
+    table = Table(title=f"Parameters — {describe(cfg)}", caption="exact trainable parameters")
+    table.add_column("component")
+    table.add_column("params", justify="right")
+    table.add_column("millions", justify="right")
+    table.add_column("share", justify="right")
+    labels = {"patch_embed": "patch embed", "tokens_pos": "cls/dist/reg tokens + position table",
+              "attention": "attention (qkv + out)", "mlp": "MLP", "norms": "LayerNorms", "head": "head"}
+    for key, value in p.as_dict().items():
+        table.add_row(labels[key], fmt_int(value), f"{value / 1e6:.3f}", fmt_pct(value / p.total))
+    table.add_section()
+    table.add_row("[bold]total[/]", f"[bold]{fmt_int(p.total)}[/]", f"[bold]{p.total / 1e6:.3f}[/]", "100.0%")
+    return table
+
+
+def flops_table(cfg: ViTConfig, b: Breakdown, batch: int, device: str) -> Table:
+    """One counter's breakdown, totals for the batch."""
+    total = b.total * batch
+    table = Table(title=f"MACs — {describe(cfg)} — batch {batch} — counter {b.counter} ({device})",
+                  caption=f"Per forward of {batch} image(s). {MAC_CAPTION} Elementwise work is not in the totals.")
+    for col in ("component", "MACs", "GMACs", "GFLOPs", "share"):
+        table.add_column(col, justify="left" if col == "component" else "right")
+    for c in MATMUL_COMPONENTS:
+        v = getattr(b, c) * batch
+        table.add_row(COMPONENT_LABELS[c], fmt_int(v), f"{v / 1e9:.3f}", f"{2 * v / 1e9:.3f}", fmt_pct(v / total))
+    table.add_section()
+    table.add_row("[bold]total (matmul + attention core)[/]", f"[bold]{fmt_int(total)}[/]",
+                  f"[bold]{total / 1e9:.3f}[/]", f"[bold]{2 * total / 1e9:.3f}[/]", "100.0%")
+    table.add_row("attention share (proj + core)", "", "", "", fmt_pct(b.share("attention")))
+    table.add_section()
+    for c in ELEMENTWISE_COMPONENTS:
+        v = getattr(b, c)
+        label = f"{COMPONENT_LABELS[c]} (element-ops{', 5/elem' if c == 'norm' else ''})"
+        table.add_row(f"[dim]{label}[/]", "-" if v is None else fmt_int(v * batch), "", "", "")
+    return table
+
+
+def counters_table(cfg: ViTConfig, records: list[Breakdown], batch: int, device: str) -> Table:
+    """Counters side by side, with each one's relative difference from the closed form."""
+    ref = records[0]
+    table = Table(title=f"MACs by counter — {describe(cfg)} — batch {batch}",
+                  caption=f"Per forward of {batch} image(s), counters run on {device}. {MAC_CAPTION}")
+    table.add_column("component")
+    for r in records:
+        table.add_column(r.counter, justify="right")
+        if r is not ref:
+            table.add_column(f"Δ {r.counter}", justify="right")
+
+    def add(label: str, values: list[int | None]) -> None:
+        cells = []
+        for r, v in zip(records, values):
+            cells.append("-" if v is None else fmt_int(v * batch))
+            if r is not ref:
+                cells.append(_rel_diff(v, values[0]))
+        table.add_row(label, *cells)
+
+    for c in MATMUL_COMPONENTS:
+        add(COMPONENT_LABELS[c], [getattr(r, c) for r in records])
+    table.add_section()
+    add("[bold]total[/]", [r.total for r in records])
+    table.add_section()
+    for c in ELEMENTWISE_COMPONENTS:
+        add(f"[dim]{COMPONENT_LABELS[c]} (element-ops)[/]", [getattr(r, c) for r in records])
+    return table
+
+
+def _rel_diff(value: int | None, ref: int | None) -> str:
+    if value is None or ref is None:
+        return "n/a"
+    if value == ref:
+        return "0"
+    return f"{(value - ref) / ref:+.4%}" if ref else "inf"
+
+
+COUNTER_FOOTNOTES = (
+    "fvcore counts LayerNorm at 5 ops/element and nothing else elementwise; torch's FlopCounterMode counts no "
+    "elementwise ops (n/a). vitbench registers the SDPA formulas both counters lack (fvcore: "
+    "aten::scaled_dot_product_attention; torch on CPU: aten::_scaled_dot_product_flash_attention_for_cpu)."
+)
+
+
+def split_table(cfg: ViTConfig, b: Breakdown) -> Table:
+    """Per block and total MACs of the three block components (per image)."""
+    L = cfg.depth
+    block_total = b.attn_proj + b.attn_core + b.mlp
+    table = Table(title=f"Attention vs MLP — {describe(cfg)}",
+                  caption=f"MACs per image. {MAC_CAPTION}")
+    for col in ("component", "MACs / block", "MACs total", "share of blocks", "share of model"):
+        table.add_column(col, justify="left" if col == "component" else "right")
+    for c in ("attn_proj", "attn_core", "mlp"):
+        v = getattr(b, c)
+        table.add_row(COMPONENT_LABELS[c], fmt_si(v / L), fmt_si(v), fmt_pct(v / block_total), fmt_pct(v / b.total))
+    table.add_section()
+    table.add_row("blocks", fmt_si(block_total / L), fmt_si(block_total), "100.0%", fmt_pct(block_total / b.total))
+    return table
+
+
+def crossover_lines(cfg: ViTConfig, to_mlp: Crossover, to_dense: Crossover) -> list[str]:
+    lines = []
+    for c, what in ((to_mlp, "the MLP"), (to_dense, "all dense layers (qkv + out + MLP)")):
+        lines.append(
+            f"attention core > {what} when N > {c.tokens:,} tokens: first at {c.res} px "
+            f"({c.side}×{c.side} patches of {cfg.patch}, N = {c.side ** 2 + cfg.num_prefix_tokens:,}); "
+            f"equal at {c.res_exact:.0f} px"
+        )
+    return lines
+
+
+def split_resolutions_table(cfg_rows: list[tuple[ViTConfig, Breakdown]]) -> Table:
+    """A row per resolution: tokens, MACs and shares of the three block components."""
+    first = cfg_rows[0][0]
+    table = Table(title=f"Attention vs MLP across resolutions — {first.name} (patch {first.patch})",
+                  caption=f"GMACs per image. {MAC_CAPTION}")
+    for col in ("res", "tokens", "GMACs", "attn proj", "attn core", "MLP", "core/MLP"):
+        table.add_column(col, justify="right")
+    for cfg, b in cfg_rows:
+        table.add_row(cfg.res_label, fmt_int(cfg.tokens), f"{b.total / 1e9:.2f}", fmt_pct(b.share("attn_proj")),
+                      fmt_pct(b.share("attn_core")), fmt_pct(b.share("mlp")), f"{b.attn_core / b.mlp:.3f}")
+    return table
