@@ -153,6 +153,11 @@ def parse_res(text: str | int) -> tuple[int, int]:
     return sides[0], sides[1]
 
 
+def snap_res(target: int, patch: int) -> int:
+    """The multiple of `patch` nearest to `target` px (ties go up): 384 for P16, 378 for P14."""
+    return max(patch, patch * int(target / patch + 0.5))
+
+
 def preset(name: str) -> ViTConfig:
     """The config for a zoo name (``vit_b16``, ``deit_s16``, any ``vit_{size}{patch}``) at 224 px."""
     match = _NAME.match(name.strip().lower())
@@ -169,7 +174,7 @@ def preset(name: str) -> ViTConfig:
     if patch <= 0:
         raise VitbenchError(f"patch must be a positive integer, got {patch} in {name!r}")
     dim, depth, heads = SIZES[size]
-    res = 224 if 224 % patch == 0 else patch * round(224 / patch)
+    res = snap_res(224, patch)
     return ViTConfig(name=match.group(0), patch=patch, img_size=(res, res), dim=dim, depth=depth,
                      heads=heads, distill=FAMILIES[family])
 

@@ -29,11 +29,15 @@ class OneLineErrorGroup(TyperGroup):
             rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
                               standalone_mode=False, **extra)
         except click.exceptions.UsageError as e:
+            if type(e).__name__ == "NoArgsIsHelpError":  # bare `vitbench`: the help is the answer
+                if e.format_message().strip():
+                    typer.echo(e.format_message())
+                sys.exit(0)
             path = e.ctx.command_path if e.ctx else "vitbench"
             fail(f"{e.format_message()} (see '{path} --help')")
         except click.exceptions.ClickException as e:
             fail(e.format_message())
-        except (click.exceptions.Abort, typer.Abort):
+        except typer.Abort:
             typer.echo("aborted", err=True)
             sys.exit(130)
         except VitbenchError as e:

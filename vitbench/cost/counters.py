@@ -60,8 +60,11 @@ def component_of(module_name: str) -> str | None:
     return None
 
 
-def _attribute(counter: str, per_leaf: dict[str, int], total: int, batch: int, elementwise: set[str]) -> Breakdown:
-    """Sum leaf-module counts into components; check nothing was lost; divide by the batch."""
+def _attribute(counter: str, per_leaf: dict[str, int], total: int, batch: int, elementwise: set[str],
+               must_count: set[str] = frozenset()) -> Breakdown:
+    """Sum leaf-module counts into components; check nothing was lost; divide by the batch.
+
+    `must_count`: modules that do matrix work (conv, linear, attention core); a zero there is an error."""
     sums = {c: 0 for c in MATMUL_COMPONENTS + ELEMENTWISE_COMPONENTS}
     for name, value in per_leaf.items():
         component = component_of(name)
@@ -69,7 +72,7 @@ def _attribute(counter: str, per_leaf: dict[str, int], total: int, batch: int, e
             if value:
                 raise RuntimeError(f"{counter}: {value} MACs in module {name!r}, outside every known component")
             continue
-        if value == 0 and component in MATMUL_COMPONENTS:
+        if value == 0 and name in must_count:
             raise RuntimeError(f"{counter} counted 0 MACs in {name!r}: an op without a formula (see counters.py)")
         sums[component] += value
     if sum(sums.values()) != total:
@@ -126,6 +129,16 @@ def _leaf_names(model: "torch.nn.Module") -> list[str]:
     return [name for name, mod in model.named_modules() if name and not any(True for _ in mod.children())]
 
 
+def _matrix_modules(model: "torch.nn.Module") -> set[str]:
+    """Leaf modules that do matrix work and so must get a nonzero count."""
+    from torch import nn
+
+    from vitbench.model import AttentionCore
+
+    kinds = (nn.Linear, nn.Conv2d, AttentionCore)
+    return {name for name, mod in model.named_modules() if isinstance(mod, kinds)}
+
+
 def _prepare(cfg: ViTConfig, device: str, batch: int):
     import torch
 
@@ -164,7 +177,7 @@ def count_fvcore(cfg: ViTConfig, device: str = "meta", batch: int = 1) -> Breakd
         skipped = analysis.unsupported_ops()
     _check_nothing_skipped("fvcore", skipped)
     per_leaf = {name: by_module.get(name, 0) for name in _leaf_names(model)}
-    return _attribute("fvcore", per_leaf, total, batch, elementwise={"norm"})
+    return _attribute("fvcore", per_leaf, total, batch, elementwise={"norm"}, must_count=_matrix_modules(model))
 
 
 def count_torch(cfg: ViTConfig, device: str = "meta", batch: int = 1) -> Breakdown:
@@ -182,7 +195,8 @@ def count_torch(cfg: ViTConfig, device: str = "meta", batch: int = 1) -> Breakdo
     flops_leaf = {name: value // 2 for name, value in per_leaf.items()}
     if any(v % 2 for v in per_leaf.values()):
         raise RuntimeError("torch: an odd FLOP count cannot be halved into MACs")
-    return _attribute("torch", flops_leaf, mode.get_total_flops() // 2, batch, elementwise=set())
+    return _attribute("torch", flops_leaf, mode.get_total_flops() // 2, batch, elementwise=set(),
+                      must_count=_matrix_modules(model))
 
 
 def count(cfg: ViTConfig, counter: str = "analytic", device: str = "meta", batch: int = 1) -> Breakdown:

@@ -1,0 +1,144 @@
+"""`vitbench models | params | flops | split` through typer's CliRunner, bad input included."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from vitbench.cli import app
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, list(args))
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_models_lists_zoo_with_exact_params():
+    result = run("models")
+    assert result.exit_code == 0
+    assert "vit_b16" in result.output and "86,567,656" in result.output and "deit_b16" in result.output
+
+
+def test_params_exact_integer_and_millions():
+    result = run("params", "--model", "vit_b16", "--res", "384")
+    assert result.exit_code == 0
+    assert "86,859,496" in result.output and "86.859" in result.output
+
+
+def test_flops_default_closed_form_with_convention():
+    result = run("flops", "--model", "vit_b16", "--res", "384")
+    assert result.exit_code == 0
+    assert "55,484,350,464" in result.output and "110.969" in result.output  # MACs and GFLOPs
+    assert "1 MAC = 1 multiply-add = 2 FLOPs" in result.output
+    assert "attention share" in result.output
+
+
+def test_flops_batch_scales_totals():
+    result = run("flops", "--model", "vit_b16", "--batch", "4")
+    assert f"{4 * 17_563_828_224:,}" in result.output
+
+
+def test_flops_all_counters_side_by_side_on_cpu(tmp_path):
+    out = tmp_path / "f.csv"
+    result = run("flops", "-m", "vit_ti16", "--res", "32", "--depth", "2", "--counter", "all", "--device", "cpu",
+                 "--csv", str(out))
+    assert result.exit_code == 0, result.output
+    for name in ("analytic", "torch", "fvcore", "Δ torch", "Δ fvcore"):
+        assert name in result.output
+    import pandas as pd
+
+    rows = pd.read_csv(out)
+    assert list(rows.counter) == ["analytic", "torch", "fvcore"]
+    assert rows.macs.nunique() == 1 and (rows.flops == 2 * rows.macs).all()
+
+
+def test_flops_all_on_meta_explains_fvcore_absence(tmp_path):
+    out = tmp_path / "f.json"
+    result = run("flops", "-m", "vit_b16", "--counter", "all", "--json", str(out))
+    assert result.exit_code == 0
+    assert "cannot trace on meta" in result.output
+    rows = json.loads(out.read_text())
+    assert {r["counter"] for r in rows} == {"analytic", "torch"}
+    assert rows[0]["macs"] == rows[1]["macs"] == 17_563_828_224
+
+
+def test_split_rows_per_resolution_and_crossovers():
+    result = run("split", "-m", "vit_b16", "--res", "224", "--res", "384", "--res", "1024")
+    assert result.exit_code == 0
+    assert "4,097" in result.output and "N > 3,072 tokens" in result.output and "896 px" in result.output
+    assert "N > 4,608 tokens" in result.output and "1088 px" in result.output
+
+
+def test_split_single_resolution_per_block():
+    result = run("split", "-m", "vit_b16")
+    assert result.exit_code == 0 and "MACs / block" in result.output
+
+
+def test_non_square_resolution():
+    result = run("flops", "-m", "vit_b16", "--res", "224x320")
+    assert result.exit_code == 0 and "224x320 px" in result.output
+
+
+@pytest.mark.parametrize("args,fragments", [
+    (["flops", "--model", "vit_b61x"], ["unknown model", "did you mean"]),
+    (["flops", "--model", "vit_b16", "--res", "225"], ["not divisible by patch 16", "224 or 240"]),
+    (["params", "--model", "vit_b16", "--heads", "5"], ["not divisible by 5 heads"]),
+    (["flops", "--model", "vit_b16", "--depth", "0"], ["depth must be a positive integer"]),
+    (["flops", "--model", "vit_b16", "--res", "-3"], ["resolution"]),
+    (["flops", "--model", "vit_b16", "--batch", "0"], ["batch must be a positive integer"]),
+    (["flops", "--model", "vit_b16", "--counter", "thop"], ["unknown counter", "analytic, fvcore, torch, all"]),
+    (["flops", "--model", "vit_b16", "--device", "tpu"], ["unknown device", "meta, cpu, cuda"]),
+    (["flops", "--model", "vit_b16", "--counter", "fvcore"], ["meta device", "--device cpu"]),
+    (["flops", "--model", "vit_b16", "--batch", "abc"], ["Invalid value for '--batch'"]),
+    (["flops"], ["Missing option '--model'"]),
+    (["flops", "-m", "vit_b16", "--pool", "max"], ["valid: cls, gap"]),
+    (["frobnicate"], ["No such command"]),
+])
+def test_bad_input_is_one_line_exit_2(args, fragments):
+    assert_one_line_error(run(*args), *fragments)
+
+
+def test_cuda_counting_without_cuda_is_one_line():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    assert_one_line_error(run("flops", "-m", "vit_ti16", "--counter", "torch", "--device", "cuda"),
+                          "CUDA is not available")
+
+
+def test_fvcore_missing_is_one_line(monkeypatch):
+    monkeypatch.setitem(sys.modules, "fvcore.nn", None)
+    assert_one_line_error(run("flops", "-m", "vit_ti16", "--counter", "fvcore", "--device", "cpu"),
+                          "fvcore is not installed")
+
+
+def _imports_torch(*args) -> bool:
+    code = ("import sys; from vitbench.cli import app; from typer.testing import CliRunner; "
+            f"r = CliRunner().invoke(app, {list(args)!r}); assert r.exit_code == 0, r.output; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return out.stdout.strip().splitlines()[-1] == "True"
+
+
+@pytest.mark.parametrize("args", [["--help"], ["models"], ["flops", "-m", "vit_b16"], ["split", "-m", "vit_l16"],
+                                  ["params", "-m", "vit_h14"]])
+def test_cost_commands_do_not_import_torch(args):
+    assert not _imports_torch(*args)
+
+
+def test_python_dash_m_entry_point():
+    out = subprocess.run([sys.executable, "-m", "vitbench", "models"], capture_output=True, text=True)
+    assert out.returncode == 0 and "vit_h14" in out.stdout

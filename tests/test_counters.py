@@ -1,0 +1,138 @@
+"""The three counters agree exactly on every component, on CPU and on the meta device."""
+
+import pytest
+
+from vitbench.cost import MATMUL_COMPONENTS, analytic
+from vitbench.cost.counters import _attribute, _check_nothing_skipped, component_of, count
+from vitbench.errors import VitbenchError
+from vitbench.zoo import PRESETS, preset, resolve, snap_res
+
+TINY_VARIANTS = [
+    dict(),
+    dict(distill=True),
+    dict(registers=3, pool="gap"),
+    dict(res="32x48"),
+    dict(mlp_ratio=2.5, num_classes=0),
+]
+
+
+def _tiny(**kw):
+    base = dict(res=32, depth=2, dim=64, heads=4)
+    base.update(kw)
+    return resolve("vit_ti16", **base)
+
+
+def _matmul(b):
+    return {c: getattr(b, c) for c in MATMUL_COMPONENTS}
+
+
+@pytest.mark.parametrize("variant", TINY_VARIANTS, ids=str)
+@pytest.mark.parametrize("device", ["cpu", "meta"])
+def test_counters_agree_on_tiny_configs(variant, device):
+    cfg = _tiny(**variant)
+    expected = analytic.macs(cfg)
+    counters = ["torch"] + (["fvcore"] if device == "cpu" else [])
+    for counter in counters:
+        got = count(cfg, counter, device, batch=3)
+        assert _matmul(got) == _matmul(expected), counter
+        assert got.total == expected.total
+
+
+def test_fvcore_norm_count_matches_closed_form():
+    cfg = _tiny(distill=True)
+    assert count(cfg, "fvcore", "cpu").norm == analytic.macs(cfg).norm
+
+
+def test_manual_attention_counts_the_same(monkeypatch):
+    """The materialised softmax(QKᵀ)V path is counted as the same matmuls as SDPA."""
+    import vitbench.cost.counters as counters
+    from vitbench.model import build_model
+
+    def build_manual(cfg, device, attn_impl="sdpa", dtype=None):
+        return build_model(cfg, device, attn_impl="manual")
+
+    monkeypatch.setattr("vitbench.model.build_model", build_manual)
+    cfg = _tiny()
+    for counter in ("fvcore", "torch"):
+        assert _matmul(counters.count(cfg, counter, "cpu")) == _matmul(analytic.macs(cfg))
+
+
+@pytest.mark.parametrize("name", PRESETS)
+@pytest.mark.parametrize("res", [224, 384])
+def test_torch_counter_matches_closed_form_for_zoo_on_meta(name, res):
+    cfg = resolve(name, res=snap_res(res, preset(name).patch))
+    assert _matmul(count(cfg, "torch", "meta")) == _matmul(analytic.macs(cfg))
+
+
+@pytest.mark.parametrize("name", ["vit_ti16", "vit_s16", "vit_b16", "vit_b32", "vit_l14", "vit_h14", "deit_b16"])
+@pytest.mark.parametrize("res", [224, 384])
+def test_counters_match_closed_form_for_zoo_widths_on_cpu(name, res):
+    """Full width and resolution on CPU, one block: MACs are exactly linear in depth, so this checks every
+    per-block term of the zoo configs where fvcore can run (it cannot trace on meta)."""
+    cfg = resolve(name, res=snap_res(res, preset(name).patch), depth=1)
+    expected = _matmul(analytic.macs(cfg))
+    assert _matmul(count(cfg, "fvcore", "cpu")) == expected
+    assert _matmul(count(cfg, "torch", "cpu")) == expected
+
+
+def test_closed_form_is_linear_in_depth():
+    one, many = analytic.macs(resolve("vit_b16", depth=1)), analytic.macs(resolve("vit_b16"))
+    for c in ("attn_proj", "attn_core", "mlp"):
+        assert getattr(many, c) == 12 * getattr(one, c)
+
+
+def test_torch_counts_zero_for_cpu_sdpa_without_the_extra_formula():
+    """The trap the extra formula closes: stock FlopCounterMode sees no FLOPs in CPU SDPA."""
+    import torch
+    import torch.nn.functional as F
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from vitbench.cost.counters import torch_extra_formulas
+
+    q = torch.randn(1, 2, 10, 8)
+    with FlopCounterMode(display=False) as stock, torch.inference_mode():
+        F.scaled_dot_product_attention(q, q, q)
+    with FlopCounterMode(display=False, custom_mapping=torch_extra_formulas()) as fixed, torch.inference_mode():
+        F.scaled_dot_product_attention(q, q, q)
+    assert stock.get_total_flops() == 0
+    assert fixed.get_total_flops() == 2 * (2 * 10 * 10 * 8 * 2)
+
+
+def test_a_zero_count_in_a_matmul_module_is_an_error():
+    with pytest.raises(RuntimeError, match="counted 0 MACs in 'blocks.0.attn.core'"):
+        _attribute("torch", {"blocks.0.attn.core": 0, "blocks.0.attn.qkv": 6}, 6, 1, set(),
+                   must_count={"blocks.0.attn.core", "blocks.0.attn.qkv"})
+
+
+def test_macs_outside_known_modules_are_an_error():
+    with pytest.raises(RuntimeError, match="outside every known component"):
+        _attribute("torch", {"mystery": 5}, 5, 1, set())
+
+
+def test_skipped_matrix_ops_are_an_error():
+    _check_nothing_skipped("fvcore", {"aten::add": 3, "aten::gelu": 1})
+    with pytest.raises(RuntimeError, match="scaled_dot_product_attention"):
+        _check_nothing_skipped("fvcore", {"aten::scaled_dot_product_attention": 1})
+
+
+def test_component_mapping():
+    assert component_of("patch_embed.proj") == "patch_embed"
+    assert component_of("blocks.3.attn.qkv") == "attn_proj"
+    assert component_of("blocks.3.attn.proj") == "attn_proj"
+    assert component_of("blocks.3.attn.core") == "attn_core"
+    assert component_of("blocks.3.mlp.fc2") == "mlp"
+    assert component_of("blocks.3.mlp.act") == "gelu"
+    assert component_of("head_dist") == "head"
+    assert component_of("blocks.0.norm2") == "norm"
+
+
+def test_bad_counter_inputs():
+    cfg = _tiny()
+    with pytest.raises(VitbenchError, match="valid: analytic, fvcore, torch"):
+        count(cfg, "thop")
+    with pytest.raises(VitbenchError, match="meta device"):
+        count(cfg, "fvcore", "meta")
+    with pytest.raises(VitbenchError, match="unknown device"):
+        count(cfg, "torch", "tpu")
+    with pytest.raises(VitbenchError, match="batch"):
+        count(cfg, "torch", "meta", batch=0)
