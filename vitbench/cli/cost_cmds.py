@@ -78,13 +78,9 @@ def flops(
     out, rows = console(), []
     for cfg in cfgs:
         if counter == "all":
-            names = ["analytic", "torch"] + ([] if device == "meta" else ["fvcore"])
-            records = [count(cfg, name, device, batch) for name in names]
+            records = [count(cfg, name, device, batch) for name in COUNTERS]
             out.print(counters_table(cfg, records, batch, device))
             out.print(f"[dim]{COUNTER_FOOTNOTES}[/]")
-            if device == "meta":
-                out.print("[dim]fvcore traces with torch.jit, which cannot trace on meta: add --device cpu "
-                          "to include it.[/]")
         else:
             records = [count(cfg, counter, device, batch)]
             out.print(flops_table(cfg, records[0], batch, device if counter != "analytic" else "closed form"))

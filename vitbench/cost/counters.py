@@ -14,10 +14,12 @@ Two gaps in the counters are closed here, at the op level (attention stays on SD
   it counts 0 on CPU. `TORCH_EXTRA_FORMULAS` adds it (and the "overrideable" kernel other backends use) with
   torch's own SDPA formula.
 
-* fvcore traces with torch.jit, which cannot trace a convolution on meta tensors (torch's Python meta kernel
-  for conv needs concrete sizes, the tracer hands it traced ones), so fvcore counts on cpu or cuda only. Its
-  counts depend on shapes alone; the tests check it on every zoo width and resolution at reduced depth
-  (MACs are exactly linear in depth), where a CPU forward is cheap.
+* fvcore traces with torch.jit. On meta tensors torch runs the Python meta kernel of ``aten::convolution``
+  directly, so the tracer never records the conv (it records ``aten::_convolution``, which only the CPU/CUDA
+  path calls) and the kernel's shape checks receive traced sizes. `_traceable_meta_conv` fixes both for the
+  duration of one count: while tracing, the meta ``convolution`` calls ``aten::_convolution`` (recorded, and
+  counted by fvcore's own conv handle), whose meta kernel runs with tracing paused. Outside a trace nothing
+  changes; on exit the override is removed.
 
 A counter that skips an op which does matrix work (conv, mm, linear, attention, ...), or counts 0 in a module
 that does, is an error.
@@ -27,6 +29,7 @@ Convention: results are MACs per image. FlopCounterMode reports FLOPs (2 per MAC
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from typing import TYPE_CHECKING
@@ -125,6 +128,44 @@ def _check_nothing_skipped(counter: str, skipped_ops) -> None:
         raise RuntimeError(f"{counter} skipped op(s) that carry MACs: {', '.join(lost)}")
 
 
+@contextlib.contextmanager
+def _traceable_meta_conv():
+    """Let torch.jit trace (and fvcore count) convolutions on meta tensors; see the module docstring."""
+    import torch
+
+    try:
+        from torch._meta_registrations import meta__conv, meta_conv
+    except ImportError:
+        raise VitbenchError("fvcore cannot count on the meta device with this torch version; "
+                            "use --device cpu or --counter torch") from None
+
+    def convolution_meta(x, w, b, stride, padding, dilation, transposed, output_padding, groups):
+        if torch._C._get_tracing_state() is None:
+            return meta_conv(x, w, b, stride, padding, dilation, transposed, output_padding, groups)
+        return torch.ops.aten._convolution.default(
+            x, w, b, stride, padding, dilation, transposed, output_padding, groups, False, False, True, True)
+
+    def _convolution_meta(*args):
+        state = torch._C._get_tracing_state()
+        if state is None:
+            return meta__conv(*args)
+        torch._C._set_tracing_state(None)  # the shape checks need concrete sizes, not traced ones
+        try:
+            return meta__conv(*args)
+        finally:
+            torch._C._set_tracing_state(state)
+
+    library = torch.library.Library("aten", "IMPL")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "overriding a previously registered kernel": intended, undone below
+            library.impl("convolution", convolution_meta, "Meta")
+            library.impl("_convolution", _convolution_meta, "Meta")
+        yield
+    finally:
+        library._destroy()
+
+
 def _leaf_names(model: "torch.nn.Module") -> list[str]:
     return [name for name, mod in model.named_modules() if name and not any(True for _ in mod.children())]
 
@@ -162,14 +203,13 @@ def count_fvcore(cfg: ViTConfig, device: str = "meta", batch: int = 1) -> Breakd
                             "or use --counter analytic|torch") from None
     import torch
 
-    if device == "meta":
-        raise VitbenchError("fvcore traces with torch.jit and cannot count on the meta device; "
-                            "use --device cpu (allocates the weights) or --counter torch")
     model, x = _prepare(cfg, device, batch)
     analysis = FlopCountAnalysis(model, (x,)).set_op_handle(
         "aten::scaled_dot_product_attention", sdpa_fvcore_handle)
     analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-    with warnings.catch_warnings(), torch.inference_mode():
+    on_meta = x.device.type == "meta"
+    with warnings.catch_warnings(), torch.inference_mode(), \
+            (_traceable_meta_conv() if on_meta else contextlib.nullcontext()):
         warnings.simplefilter("ignore")  # jit tracer warnings
         logging.getLogger("fvcore").setLevel(logging.ERROR)
         total = analysis.total()
