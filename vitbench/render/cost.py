@@ -139,13 +139,16 @@ def crossover_lines(cfg: ViTConfig, to_mlp: Crossover, to_dense: Crossover) -> l
 
 
 def split_resolutions_table(cfg_rows: list[tuple[ViTConfig, Breakdown]]) -> Table:
-    """A row per resolution: tokens, MACs and shares of the three block components."""
+    """A row per resolution: tokens, total MACs, per-block MACs and shares of the three block components."""
     first = cfg_rows[0][0]
-    table = Table(title=f"Attention vs MLP across resolutions — {first.name} (patch {first.patch})",
-                  caption=f"GMACs per image. {MAC_CAPTION}")
-    for col in ("res", "tokens", "GMACs", "attn proj", "attn core", "MLP", "core/MLP"):
+    table = Table(title=f"Attention vs MLP across resolutions — {first.name} (patch {first.patch}, L {first.depth})",
+                  caption=f"Per image; 'per block' = one of the L blocks, shares of the whole model. {MAC_CAPTION}")
+    for col in ("res", "tokens", "GMACs", "proj GMACs/block", "core GMACs/block", "MLP GMACs/block",
+                "attn proj", "attn core", "MLP", "core/MLP"):
         table.add_column(col, justify="right")
     for cfg, b in cfg_rows:
-        table.add_row(cfg.res_label, fmt_int(cfg.tokens), f"{b.total / 1e9:.2f}", fmt_pct(b.share("attn_proj")),
-                      fmt_pct(b.share("attn_core")), fmt_pct(b.share("mlp")), f"{b.attn_core / b.mlp:.3f}")
+        per_block = [f"{getattr(b, c) / cfg.depth / 1e9:.3f}" for c in ("attn_proj", "attn_core", "mlp")]
+        table.add_row(cfg.res_label, fmt_int(cfg.tokens), f"{b.total / 1e9:.2f}", *per_block,
+                      fmt_pct(b.share("attn_proj")), fmt_pct(b.share("attn_core")), fmt_pct(b.share("mlp")),
+                      f"{b.attn_core / b.mlp:.3f}")
     return table
