@@ -27,7 +27,9 @@ TIME_COLUMNS = (
     "latency_ms_median", "latency_ms_p10", "latency_ms_p90", "latency_ms_iqr", "latency_ms_mean",
     "latency_ms_std", "n_iters", "throughput_ips",
 )
-MEMORY_COLUMNS = ("mem_weights_mb", "mem_peak_mb")
+# mem_base_mb: what was resident before the model was built (CPU: the measuring child's RSS after importing
+# torch, included in its peak RSS; CUDA: memory_allocated before the build, normally 0).
+MEMORY_COLUMNS = ("mem_weights_mb", "mem_peak_mb", "mem_base_mb")
 EFFICIENCY_COLUMNS = ("tflops_achieved", "mfu")
 SPLIT_COLUMNS = (
     "time_ms_attn_proj", "time_ms_attn_core", "time_ms_mlp", "time_ms_rest",
