@@ -1,0 +1,92 @@
+"""Every suite in suites/ validates, expands to the expected points, and stays small on a CPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vitbench.suite import check_invalid, expand, load_suite
+
+SUITES = Path(__file__).resolve().parent.parent / "suites"
+# name -> (points, measured on cpu, cost-only on cpu)
+EXPECTED = {
+    "patch_sizes": (4, 4, 0),
+    "resolutions": (10, 3, 7),
+    "zoo": (9, 7, 2),
+    "attention_backends": (30, 12, 18),
+    "ci_smoke": (4, 4, 0),
+    "zoo_cost": (26, 0, 0),  # closed form only (the compare baseline's suite)
+}
+# Forward passes on CPU, at most: GMACs per forward × (warm-up + timed + split-timed iterations + 1 probe).
+# ~3000 GMACs is about a minute at the 40-80 GMAC/s a 2-core AVX-512 CPU sustains on ViT-B in fp32.
+CPU_GMACS_BUDGET = 3000
+
+
+def on_cpu(device: str) -> str:
+    return "cpu" if device == "auto" else device
+
+
+def on_cuda(device: str) -> str:
+    return "cuda" if device == "auto" else device
+
+
+def test_the_issue_suites_are_shipped():
+    assert set(EXPECTED) <= {p.stem for p in SUITES.glob("*.yaml")}
+
+
+@pytest.mark.parametrize("path", sorted(SUITES.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_suite_validates_without_invalid_points(path):
+    ls = load_suite(path)
+    assert ls.suite.name == path.stem
+    for resolver in (on_cpu, on_cuda):
+        check_invalid(ls, expand(ls, resolver))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_suite_expands_to_the_expected_points(name):
+    ls = load_suite(SUITES / f"{name}.yaml")
+    assert ls.suite.name == name and ls.suite.description
+    total, measured, cost_only = EXPECTED[name]
+    cpu_points = expand(ls, on_cpu)
+    check_invalid(ls, cpu_points)
+    assert len(cpu_points) == total
+    assert sum(p.plan == "measure" for p in cpu_points) == measured
+    assert sum(p.plan == "cpu-cost" for p in cpu_points) == cost_only
+    cuda_points = expand(ls, on_cuda)
+    assert sum(p.plan == "measure" for p in cuda_points) == measured + cost_only  # the full suite on CUDA
+    assert all(p.spec.device == "cpu" for p in cuda_points if p.cpu_overrides)  # cpu overrides only on cpu
+    assert [p.cfg for p in cuda_points] == [p.cfg for p in cpu_points]
+
+
+@pytest.mark.parametrize("path", sorted(SUITES.glob("*.yaml")), ids=lambda p: p.stem)
+def test_cpu_work_stays_within_a_few_minutes(path):
+    ls = load_suite(path)
+    work = 0.0
+    for p in expand(ls, on_cpu):
+        if p.plan == "measure":
+            forwards = 1 + p.spec.warmup + p.spec.iters + (p.spec.iters if p.spec.split else 0)
+            work += p.gmacs_per_forward * forwards
+            assert p.spec.min_warmup_s == 0 and p.spec.min_time_s == 0  # iteration counts bound the time
+    assert work <= CPU_GMACS_BUDGET
+
+
+def test_ci_smoke_is_tiny_and_measures_everything():
+    ls = load_suite(SUITES / "ci_smoke.yaml")
+    points = expand(ls, on_cpu)
+    assert set(ls.suite.measure) == {"params", "flops", "split", "latency", "memory"}
+    assert all(p.gmacs_per_forward < 0.1 for p in points)
+
+
+def test_patch_sizes_matches_the_issue():
+    points = expand(load_suite(SUITES / "patch_sizes.yaml"), on_cuda)
+    assert [(p.cfg.name, p.cfg.patch, p.cfg.img_size) for p in points] == [
+        ("vit_b16", 8, (224, 224)), ("vit_b16", 14, (224, 224)), ("vit_b16", 16, (224, 224)),
+        ("vit_b16", 32, (224, 224))]
+    assert [p.cfg.tokens for p in points] == [785, 257, 197, 50]
+
+
+def test_attention_backends_spans_197_to_4097_tokens_with_every_backend():
+    points = expand(load_suite(SUITES / "attention_backends.yaml"), on_cuda)
+    assert {p.cfg.tokens for p in points} == {197, 577, 1025, 2305, 4097}
+    assert {p.spec.attn for p in points} == {"sdpa", "flash", "efficient", "cudnn", "math", "manual"}

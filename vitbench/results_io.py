@@ -1,0 +1,255 @@
+"""Sweep result files: an append-and-flush CSV writer, loading with pandas, config keys, merging shards. No torch.
+
+The writer keeps the file valid CSV at every instant: the header goes first, then each row is formatted in
+memory and written with a single `os.write` on an O_APPEND descriptor, then fsync'd, so a killed process leaves
+only whole rows. Cells never contain line breaks (they are folded to ' | '), so every row is one line.
+Keys (`row_key`) compare canonical text, so a row read back from a CSV matches the row that was written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping, Optional, Sequence
+
+import pandas as pd
+
+from vitbench.errors import VitbenchError
+from vitbench.records import ALL_COLUMNS, CONFIG_KEY, EXACT_COLUMNS
+
+
+def format_cell(value) -> str:
+    """How one value is written: '' for missing, True/False, repr for floats (exact round trip), one line."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return repr(float(value))  # float() first: numpy 2 reprs np.float64(4.0) as 'np.float64(4.0)'
+    text = str(value)
+    if "\n" in text or "\r" in text:
+        return " | ".join(part.strip() for part in text.splitlines() if part.strip())
+    return text
+
+
+def canonical(text) -> str:
+    """Text of a cell in a form that compares equal across writers: 4 == 4.0, True == true, nan == ''."""
+    text = format_cell(text) if not isinstance(text, str) else text.strip()
+    if text.lower() in ("true", "false"):
+        return text.lower()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if math.isnan(number):
+        return ""
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
+def row_key(row: Mapping) -> tuple[str, ...]:
+    """The config key (records.CONFIG_KEY) of a row, canonical text; the join key of resume and merge."""
+    return tuple(canonical(row.get(c)) for c in CONFIG_KEY)
+
+
+def describe_key(key: Sequence[str]) -> str:
+    return ", ".join(f"{c}={v}" for c, v in zip(CONFIG_KEY, key) if v != "")
+
+
+def _line(cells: Iterable[str]) -> bytes:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(list(cells))
+    return buf.getvalue().encode()
+
+
+class CsvAppender:
+    """Append rows (dicts) to a CSV with fixed columns; one write + fsync per row. Use as a context manager.
+
+    `CsvAppender(path, resume=False)` creates the file (it must not exist). With `resume=True` an existing file
+    is continued: its header must equal `columns`, and an incomplete last line (a hard kill mid-write on
+    another writer) is cut off and reported in `repaired_bytes`.
+    """
+
+    def __init__(self, path: str | Path, columns: Sequence[str] = ALL_COLUMNS, resume: bool = False):
+        self.path, self.columns, self.repaired_bytes, self.rows_written = Path(path), tuple(columns), 0, 0
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            exists = self.path.exists() and self.path.stat().st_size > 0
+            if exists and not resume:
+                raise VitbenchError(f"{self.path} already exists; pass --resume to continue it, or choose another -o")
+            if exists:
+                self._check_existing()
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise VitbenchError(f"cannot write {self.path}: {e.strerror}") from None
+        if not exists:
+            self._write(_line(self.columns))
+
+    def _check_existing(self) -> None:
+        data = self.path.read_bytes()
+        header = next(csv.reader(io.StringIO(data.split(b"\n", 1)[0].decode(errors="replace"))), [])
+        if tuple(header) != self.columns:
+            raise VitbenchError(f"{self.path} has other columns than this vitbench writes ({len(header)} vs "
+                                f"{len(self.columns)}); write to a new file with -o and merge them later")
+        if not data.endswith(b"\n"):
+            keep = data.rfind(b"\n") + 1
+            os.truncate(self.path, keep)
+            self.repaired_bytes = len(data) - keep
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view):]
+        os.fsync(self._fd)
+
+    def append(self, row: Mapping) -> None:
+        """Write one row now (missing columns empty; unknown keys are a programming error)."""
+        unknown = set(row) - set(self.columns)
+        if unknown:
+            raise KeyError(f"not columns of {self.path}: {', '.join(sorted(unknown))}")
+        self._write(_line(format_cell(row.get(c)) for c in self.columns))
+        self.rows_written += 1
+
+    def close(self) -> None:
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> "CsvAppender":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# ------------------------------------------------------------------------------------------------ loading
+
+def _read(path: Path, **kwargs) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, **kwargs)
+    except FileNotFoundError:
+        raise VitbenchError(f"result file {path} not found") from None
+    except pd.errors.EmptyDataError:
+        raise VitbenchError(f"{path} is empty, not a vitbench result CSV") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as e:
+        raise VitbenchError(f"cannot read {path} as CSV: {str(e).splitlines()[0]}") from None
+    missing = [c for c in CONFIG_KEY if c not in frame.columns]
+    if missing:
+        raise VitbenchError(f"{path} is not a vitbench result CSV: missing column(s) {', '.join(missing)}")
+    return frame
+
+
+def load_results(path: str | Path) -> pd.DataFrame:
+    """A result CSV as a typed DataFrame (numbers as numbers, empty cells as NaN)."""
+    return _read(Path(path))
+
+
+def load_text(path: str | Path) -> pd.DataFrame:
+    """A result CSV with every cell as its exact text ('' when empty), for keys and exact comparisons."""
+    return _read(Path(path), dtype=str, keep_default_na=False)
+
+
+def file_keys(path: str | Path) -> set[tuple[str, ...]]:
+    """Config keys of the rows already in a result file (empty set when the file does not exist)."""
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return set()
+    return {row_key(r) for r in load_text(path).to_dict("records")}
+
+
+# ------------------------------------------------------------------------------------------------ naming
+
+def shard_suffix(shard: Optional[tuple[int, int]]) -> str:
+    return f"_shard{shard[0]}of{shard[1]}" if shard else ""
+
+
+def default_output(root: Path, suite: str, device: str, shard: Optional[tuple[int, int]], stamp: str) -> Path:
+    """root/<suite>/<stamp>_<device>[_shardKofN].csv, with .2, .3 ... added to the stamp if it exists."""
+    folder, n = root / suite, 1
+    while True:
+        name = f"{stamp}{'' if n == 1 else f'.{n}'}_{device}{shard_suffix(shard)}.csv"
+        if not (folder / name).exists():
+            return folder / name
+        n += 1
+
+
+def latest_output(root: Path, suite: str, device: str, shard: Optional[tuple[int, int]]) -> Optional[Path]:
+    """The most recently modified default-named result of this suite, device and shard, if any."""
+    candidates = [p for p in (root / suite).glob(f"*_{device}{shard_suffix(shard)}.csv")
+                  if shard or "_shard" not in p.name]
+    return max(candidates, key=lambda p: (p.stat().st_mtime, p.name)) if candidates else None
+
+
+# ------------------------------------------------------------------------------------------------ merging
+
+@dataclass(frozen=True)
+class MergeReport:
+    """rows_in: rows read; exact_duplicates: identical rows dropped; remeasured: rows dropped because another
+    row had the same config key and agreed on every exact column (the ok / first one is kept)."""
+
+    files: int
+    rows_in: int
+    rows_out: int
+    exact_duplicates: int
+    remeasured: int
+
+
+def _conflict(rows: pd.DataFrame, canon: pd.DataFrame) -> Optional[str]:
+    for column in (c for c in EXACT_COLUMNS if c in canon.columns):
+        seen: dict[str, int] = {}
+        for idx, value in canon[column].items():
+            if value == "":
+                continue
+            if seen and value not in seen:
+                first = next(iter(seen.items()))
+                a, b = rows.loc[first[1]], rows.loc[idx]
+                return (f"{a['_file']} line {a['_line']} and {b['_file']} line {b['_line']} have the same config "
+                        f"({describe_key(row_key(b))}) but differ in {column}: {first[0]} vs {value}")
+            seen.setdefault(value, idx)
+    return None
+
+
+def merge_files(paths: Sequence[str | Path], out: str | Path, force: bool = False) -> MergeReport:
+    """Join result CSVs (e.g. shards) into `out`: drop identical rows; for rows with the same config key that
+    agree on records.EXACT_COLUMNS keep one (status ok first, else the first given); refuse (VitbenchError)
+    when such rows disagree on an exact column. Writes atomically; `out` must not exist unless `force`."""
+    out = Path(out)
+    if len(paths) < 1:
+        raise VitbenchError("merge needs at least one input CSV")
+    if out.exists() and not force:
+        raise VitbenchError(f"{out} already exists; choose another -o or pass --force to replace it")
+    frames = []
+    for p in paths:
+        frame = load_text(p)
+        frames.append(frame.assign(_file=str(p), _line=range(2, len(frame) + 2)))
+    columns = [c for c in ALL_COLUMNS if any(c in f.columns for f in frames)]
+    columns += [c for f in frames for c in f.columns if c not in columns and not c.startswith("_")]
+    columns = list(dict.fromkeys(columns))
+    rows = pd.concat(frames, ignore_index=True).reindex(columns=columns + ["_file", "_line"]).fillna("")
+    canon = rows[columns].map(canonical)
+    exact_dup = canon.duplicated()
+    rows, canon = rows[~exact_dup], canon[~exact_dup]
+    keys = [row_key(r) for r in canon.to_dict("records")]
+    groups: dict[tuple, list] = {}
+    for idx, key in zip(rows.index, keys):
+        groups.setdefault(key, []).append(idx)
+    keep, remeasured = [], 0
+    for members in groups.values():
+        if len(members) > 1:
+            problem = _conflict(rows.loc[members], canon.loc[members])
+            if problem:
+                raise VitbenchError(f"{problem}; refusing to merge (these are different measurements of "
+                                    f"different code or configs, not shards of one sweep)")
+            remeasured += len(members) - 1
+        ok = [m for m in members if canon.at[m, "status"] == "ok"] if "status" in canon.columns else []
+        keep.append((ok or members)[0])
+    merged = rows.loc[sorted(keep), columns]
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        merged.to_csv(tmp, index=False, lineterminator="\n")
+        os.replace(tmp, out)
+    except OSError as e:
+        raise VitbenchError(f"cannot write {out}: {e.strerror}") from None
+    return MergeReport(len(paths), sum(len(f) for f in frames), len(merged), int(exact_dup.sum()), remeasured)

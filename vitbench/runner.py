@@ -1,0 +1,159 @@
+"""Sweep points -> result rows: cost-only rows in closed form, measured rows via vitbench.measure.bench,
+invalid rows; resume (skip keys already written) and sharding. No torch at import.
+
+Cost-only points (measures among params / flops / split, or cost-only on cpu by `cpu.max_gmacs`) are built
+from records.config_fields + records.cost_fields (all exact cost columns): no torch, no weights, microseconds
+each. Points that measure
+latency or memory call `vitbench.measure.bench.run_point`, imported on first use.
+
+Test seam: the environment variable VITBENCH_TEST_POINT_DELAY_S (seconds, float) makes the runner sleep after
+each finished point, so tests can interrupt a sweep of cost-only points between rows.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Protocol, Sequence
+
+from vitbench.errors import VitbenchError
+from vitbench.records import RUNTIME_KEY_COLUMNS, config_fields, cost_fields, make_row
+from vitbench.results_io import row_key
+from vitbench.suite import CONFIG_AXES, Point
+from vitbench.zoo import parse_res, preset
+
+DELAY_ENV = "VITBENCH_TEST_POINT_DELAY_S"
+def resolve_device(device: str) -> str:
+    """'auto' -> 'cuda' | 'cpu' (vitbench.measure.bench; imports torch)."""
+    from vitbench.measure.bench import resolve_device as _resolve
+
+    return _resolve(device)
+
+
+def parse_shard(text: Optional[str]) -> Optional[tuple[int, int]]:
+    """'2/4' -> (2, 4): the second of four shards (1-based)."""
+    if text is None:
+        return None
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise VitbenchError(f"--shard must be K/N with integers, e.g. 1/4, got {text!r}") from None
+    if not (n >= 1 and 1 <= k <= n):
+        raise VitbenchError(f"--shard K/N needs 1 <= K <= N, got {text!r}")
+    return k, n
+
+
+def select_shard(points: Sequence[Point], shard: Optional[tuple[int, int]]) -> list[Point]:
+    """Shard K of N: the points whose index (in the suite's expanded order) is K-1 modulo N."""
+    if shard is None:
+        return list(points)
+    k, n = shard
+    return [p for p in points if p.index % n == k - 1]
+
+
+def _runtime_fields(point: Point) -> dict:
+    return {c: getattr(point.spec, c) for c in RUNTIME_KEY_COLUMNS}
+
+
+def _invalid_config_fields(values: dict) -> dict:
+    """Config columns of a point zoo.resolve refused: the preset's values overlaid with the point's own."""
+    try:
+        base = config_fields(preset(values["model"]))
+    except VitbenchError:
+        base = {"model": values["model"]}
+    base["tokens"] = None
+    for key, value in values.items():
+        if key == "res":
+            base["res_h"], base["res_w"] = parse_res(value)
+        elif key in CONFIG_AXES and key != "model":
+            base[key] = value
+    return base
+
+
+def point_row_key(point: Point) -> tuple[str, ...]:
+    """The config key the point's row will have (known before running it)."""
+    fields = config_fields(point.cfg) if point.cfg else _invalid_config_fields(point.values)
+    return row_key({**fields, **_runtime_fields(point)})
+
+
+def cost_row(point: Point) -> dict:
+    """A closed-form row: config, runtime keys and every exact cost column (params, MACs per image by
+    component, attention-core share); time and memory columns stay empty."""
+    return make_row(**config_fields(point.cfg), **_runtime_fields(point), **cost_fields(point.cfg), status="ok")
+
+
+def invalid_row(point: Point) -> dict:
+    return make_row(**_invalid_config_fields(point.values), **_runtime_fields(point), status="invalid",
+                    error=point.invalid)
+
+
+def measured_row(point: Point) -> dict:
+    """Run the point with vitbench.measure.bench.run_point (which turns OOM / unsupported / crashes into rows)."""
+    from vitbench.measure.bench import run_point
+
+    return run_point(point.cfg, point.spec, list(point.measures))
+
+
+def execute(point: Point) -> dict:
+    """The row of one point. A bug below that raises is recorded as an error row; bad input (VitbenchError)
+    and Ctrl-C propagate."""
+    if point.plan == "invalid":
+        return invalid_row(point)
+    if point.plan in ("cost", "cpu-cost"):
+        return cost_row(point)
+    try:
+        row = measured_row(point)
+    except VitbenchError:
+        raise
+    except Exception as e:  # noqa: BLE001 - never let one point end the sweep
+        row = make_row(**config_fields(point.cfg), **_runtime_fields(point), **cost_fields(point.cfg),
+                       status="error", error=f"{type(e).__name__}: {e}")
+    if row_key(row) != point_row_key(point):
+        raise RuntimeError(f"bench returned a row for another config: {row_key(row)} != {point_row_key(point)}")
+    return row
+
+
+class Listener(Protocol):
+    """Progress callbacks of `run` (the CLI renders them; tests record them)."""
+
+    def point_started(self, point: Point, position: int) -> None: ...
+
+    def point_finished(self, point: Point, row: dict, position: int) -> None: ...
+
+
+@dataclass
+class RunResult:
+    """What one `run` call did: rows written, points skipped as already in the file, statuses counted."""
+
+    written: int = 0
+    skipped: int = 0
+    statuses: dict = field(default_factory=dict)
+
+
+def pending(points: Sequence[Point], done_keys: set) -> list[Point]:
+    """The points whose config key is not in `done_keys` (what --resume still has to run)."""
+    return [p for p in points if point_row_key(p) not in done_keys]
+
+
+def run(points: Sequence[Point], append: Callable[[dict], None], done_keys: set = frozenset(),
+        listener: Optional[Listener] = None) -> RunResult:
+    """Run the points not in `done_keys`, in order; `append` each row as soon as it exists.
+
+    KeyboardInterrupt propagates after the rows finished so far have been appended (and nothing else).
+    """
+    todo = pending(points, done_keys)
+    result = RunResult(skipped=len(points) - len(todo))
+    delay = float(os.environ.get(DELAY_ENV, "0") or 0)
+    for position, point in enumerate(todo, start=1):
+        if listener:
+            listener.point_started(point, position)
+        row = execute(point)
+        append(row)
+        result.written += 1
+        result.statuses[row["status"]] = result.statuses.get(row["status"], 0) + 1
+        if listener:
+            listener.point_finished(point, row, position)
+        if delay > 0:
+            time.sleep(delay)
+    return result
