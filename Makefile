@@ -28,11 +28,20 @@ $(STAMP): pyproject.toml
 	touch $@
 
 run: $(STAMP)
-	$(VENV)/bin/vitbench models
-	$(VENV)/bin/vitbench flops --model vit_b16 --res 224 --counter all
+	$(VENV)/bin/vitbench sweep suites/patch_sizes.yaml
 
 test: $(STAMP)
 	$(VENV)/bin/pytest -q -m "not perf"
+
+# The project's own regression gate: exact cost of the zoo vs its committed baseline, then the CPU smoke suite
+# vs its baseline (one thread: thread contention on a shared 2-core machine is the largest noise source;
+# 100 % = catches a 2x slowdown without false alarms under load, see docs: "Use in CI").
+gate: $(STAMP)
+	rm -rf results/ci && mkdir -p results/ci
+	$(VENV)/bin/vitbench sweep suites/zoo_cost.yaml -o results/ci/zoo_cost.csv
+	$(VENV)/bin/vitbench compare results/baselines/zoo_cost.csv results/ci/zoo_cost.csv --strict --markdown results/ci/zoo_cost.md
+	OMP_NUM_THREADS=1 $(VENV)/bin/vitbench sweep suites/ci_smoke.yaml -o results/ci/ci_smoke.csv
+	$(VENV)/bin/vitbench compare results/baselines/ci_smoke.csv results/ci/ci_smoke.csv --max-slowdown 100% --threshold mem_peak_mb=5% --markdown results/ci/ci_smoke.md
 
 perf: $(STAMP)
 	$(VENV)/bin/pytest tests/perf -m perf --benchmark-autosave

@@ -1,0 +1,41 @@
+"""The cost-analysis paths stay fast (pytest-benchmark): the closed form over the zoo, torch's counter on
+meta for ViT-B/16, fvcore on a tiny config on cpu. Each also checks its answer against the closed form."""
+
+import pytest
+
+from vitbench.cost import analytic
+from vitbench.cost.counters import count
+from vitbench.records import cost_fields
+from vitbench.zoo import PRESETS, preset, resolve
+
+pytestmark = pytest.mark.perf
+
+# the zoo at 224 and 384 px (392 for patch 14), as in results/baselines/zoo_cost.csv
+ZOO = [preset(n).replace(img_size=(r, r) if r % preset(n).patch == 0 else (392, 392)) for n in PRESETS
+       for r in (224, 384)]
+
+
+@pytest.mark.benchmark(group="cost")
+def test_closed_form_macs_whole_zoo(benchmark):
+    totals = benchmark(lambda: [analytic.macs(cfg).total for cfg in ZOO])
+    assert len(totals) == 26 and all(t > 0 for t in totals)
+
+
+@pytest.mark.benchmark(group="cost")
+def test_cost_fields_whole_zoo(benchmark):
+    rows = benchmark(lambda: [cost_fields(cfg) for cfg in ZOO])
+    assert rows[0]["params"] == analytic.params(ZOO[0]).total
+
+
+@pytest.mark.benchmark(group="cost")
+def test_torch_counter_on_meta_vit_b16(benchmark):
+    cfg = preset("vit_b16")
+    record = benchmark.pedantic(count, args=(cfg, "torch", "meta"), rounds=5, warmup_rounds=1)
+    assert record.total == analytic.macs(cfg).total
+
+
+@pytest.mark.benchmark(group="cost")
+def test_fvcore_counter_on_cpu_tiny(benchmark):
+    cfg = resolve("vit_ti16", res=32, depth=2, dim=64, heads=4)
+    record = benchmark.pedantic(count, args=(cfg, "fvcore", "cpu"), rounds=5, warmup_rounds=1)
+    assert record.total == analytic.macs(cfg).total

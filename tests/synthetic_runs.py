@@ -1,0 +1,98 @@
+"""Synthetic result rows with known timing noise, for the compare tests (no torch).
+
+A run of one point draws `n` iteration times from a lognormal around `median_ms` (per-iteration spread `sigma`,
+in log units), multiplied by a run-level drift (lognormal, `drift`; what makes two runs of the same code on
+the same machine differ) and with a fraction of outliers (`outliers`, each 1.3x..3x slower: interrupts,
+frequency dips). The row carries the real summary statistics (vitbench.measure.stats.summarize).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vitbench.compare import compare, frame
+from vitbench.measure.stats import summarize, throughput_ips
+from vitbench.records import config_fields, cost_fields, make_row
+from vitbench.zoo import resolve
+
+TINY_CONFIGS = (
+    resolve("vit_ti16", res=32, depth=2, dim=64, heads=4),
+    resolve("vit_ti16", res=64, depth=2, dim=64, heads=4),
+    resolve("vit_s16", res=32, depth=2),
+)
+
+
+@dataclass(frozen=True)
+class Noise:
+    """Timing noise of one kind of machine (see the module docstring)."""
+
+    sigma: float
+    drift: float
+    outliers: float
+    n: int = 50
+
+
+CPU = Noise(sigma=0.12, drift=0.03, outliers=0.05)  # IQR/median ~0.17: measured 0.08-0.24 on a 2-core VM
+CPU_NOISY = Noise(sigma=0.20, drift=0.04, outliers=0.08)  # IQR/median ~0.28
+TIGHT = Noise(sigma=0.02, drift=0.005, outliers=0.0)  # a quiet GPU: IQR/median ~0.03
+
+
+def samples(rng: np.random.Generator, median_ms: float, noise: Noise, factor: float = 1.0) -> np.ndarray:
+    """Iteration times (ms) of one run whose true median is `median_ms * factor`."""
+    drift = rng.lognormal(0.0, noise.drift) if noise.drift else 1.0
+    x = median_ms * factor * drift * rng.lognormal(0.0, noise.sigma, noise.n)
+    slow = rng.random(noise.n) < noise.outliers
+    x[slow] *= rng.uniform(1.3, 3.0, slow.sum())
+    return x
+
+
+def row(cfg, times_ms=None, batch: int = 1, status: str = "ok", mem_peak_mb: float | None = None, **extra) -> dict:
+    """A full result row for `cfg` on cpu/fp32/sdpa with exact cost columns and these iteration times."""
+    values = {**config_fields(cfg), **cost_fields(cfg), "batch": batch, "device": "cpu", "dtype": "fp32",
+              "attn": "sdpa", "compile": False, "status": status, "mem_peak_mb": mem_peak_mb}
+    if times_ms is not None:
+        s = summarize(times_ms)
+        values.update(s.latency_columns(), throughput_ips=throughput_ips(batch, s.median))
+    values.update(extra)
+    return make_row(**values)
+
+
+MEDIANS_MS = (2.0, 5.0, 11.0)
+
+
+def run(rng: np.random.Generator, noise: Noise, factor: float = 1.0, points: int = 3) -> list[dict]:
+    """One synthetic sweep of `points` points (the tiny configs in turn, batch 1, 2, ...; true medians
+    2, 5, 11 ms), each slowed down by `factor`. Every point draws its own drift: its pair of runs is
+    independent of the other points' pairs."""
+    out = []
+    for i in range(points):
+        cfg, median = TINY_CONFIGS[i % 3], MEDIANS_MS[i % 3]
+        out.append(row(cfg, samples(rng, median, noise, factor), batch=i // 3 + 1))
+    return out
+
+
+def alarm_rate(noise: Noise, factor: float, pairs: int = 200, seed: int = 0, threshold: float = 0.10,
+               metric: str = "latency_ms_median") -> float:
+    """Fraction of `pairs` independent baseline/candidate pairs flagged as a regression on `metric` when the
+    candidate is `factor` times slower (factor 1: the false-alarm rate; above 1: the detection rate)."""
+    rng = np.random.default_rng(seed)
+    base, cand = run(rng, noise, points=pairs), run(rng, noise, factor, points=pairs)
+    result = compare(frame(base), frame(cand), max_slowdown=threshold, metrics=(metric,))
+    assert result.rows_common == pairs
+    return result.count("regression") / pairs
+
+
+if __name__ == "__main__":  # the rates quoted in docs/ci.md: .venv/bin/python tests/synthetic_runs.py
+    PAIRS = 2000
+    print(f"latency regressions flagged among {PAIRS} independent pairs (throughput gives the same verdicts)")
+    print("noise      IQR/med  limit   1.0x (false alarms)   1.1x    1.2x    1.5x    2.0x")
+    for name, noise in (("tight", TIGHT), ("cpu", CPU), ("cpu-noisy", CPU_NOISY)):
+        rng = np.random.default_rng(1)
+        rel_iqr = np.median([summarize(samples(rng, 1.0, noise)).iqr for _ in range(200)])
+        for threshold in (0.10, 0.25):
+            rates = [alarm_rate(noise, f, pairs=PAIRS, threshold=threshold) for f in (1.0, 1.1, 1.2, 1.5, 2.0)]
+            false_alarms = f"{round(rates[0] * PAIRS)}/{PAIRS} ({rates[0]:.2%})"
+            print(f"{name:10s} {rel_iqr:6.3f}   {threshold:4.0%}   {false_alarms:20s} "
+                  + "  ".join(f"{r:6.1%}" for r in rates[1:]))

@@ -1,0 +1,256 @@
+"""`vitbench compare` and `vitbench baseline update` through the CLI; the committed baselines; the CI workflow."""
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from synthetic_runs import TINY_CONFIGS, row
+from vitbench.cli import app
+from vitbench.records import CONFIG_KEY, make_row
+from vitbench.results_io import CsvAppender, load_text, row_key
+from vitbench.storage import write_rows
+from vitbench.zoo import PRESETS, preset
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+def timed(cfg, median, iqr_rel=0.05, **extra):
+    return row(cfg, latency_ms_median=median, latency_ms_iqr=iqr_rel * median, throughput_ips=1e3 / median,
+               **extra)
+
+
+@pytest.fixture
+def files(tmp_path):
+    base = write_rows([timed(cfg, 10.0) for cfg in TINY_CONFIGS], tmp_path / "base.csv")
+    same = write_rows([timed(cfg, 10.2) for cfg in TINY_CONFIGS], tmp_path / "same.csv")
+    slow = write_rows([timed(TINY_CONFIGS[0], 15.0)] + [timed(cfg, 10.0) for cfg in TINY_CONFIGS[1:]],
+                      tmp_path / "slow.csv")
+    return base, same, slow
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_same_code_passes_with_exit_0(files):
+    base, same, _ = files
+    result = invoke("compare", base, same)
+    assert result.exit_code == 0, result.output
+    assert "PASS: 0 regression(s)" in result.output
+    assert "latency_ms_median" in result.output and "+2.0%" in result.output
+
+
+def test_regression_exits_1_and_still_writes_the_reports(files, tmp_path):
+    base, _, slow = files
+    md, js = tmp_path / "out" / "report.md", tmp_path / "out" / "report.json"
+    result = invoke("compare", base, slow, "--markdown", md, "--json", js)
+    assert result.exit_code == 1, result.output
+    assert "FAIL: 2 regression(s)" in result.output  # latency and throughput of the slowed point
+    text = md.read_text()
+    assert text.startswith("### vitbench compare: FAIL: 2 regression(s)")
+    table = [line for line in text.splitlines() if line.startswith("| ")]
+    assert table[0].startswith("| point | metric | baseline | candidate | change |")
+    assert "| vit_ti16 32 dim=64 depth=2 heads=4 | latency_ms_median | 10.000 ms | 15.000 ms | +50.0% |" in table[1]
+    assert table[1].endswith("**regression** |") and table[2].endswith("**regression** |")
+    data = json.loads(js.read_text())
+    assert data["passed"] is False and data["findings"][0]["verdict"] == "regression"
+
+
+def test_threshold_option_relaxes_one_metric(files):
+    base, _, slow = files
+    result = invoke("compare", base, slow, "--threshold", "latency_ms_median=60%", "--metrics", "latency_ms_median")
+    assert result.exit_code == 0, result.output
+    result = invoke("compare", base, slow, "--max-slowdown", "60%")
+    assert result.exit_code == 0, result.output
+
+
+def test_exact_decrease_passes_but_fails_when_strict(tmp_path):
+    cfg = TINY_CONFIGS[0]
+    base = write_rows([row(cfg)], tmp_path / "b.csv")
+    changed = row(cfg)
+    changed["macs_mlp"] -= 1
+    cand = write_rows([changed], tmp_path / "c.csv")
+    ok = invoke("compare", base, cand)
+    assert ok.exit_code == 0 and "improved (exact metric decreased)" in ok.output
+    assert invoke("compare", base, cand, "--strict").exit_code == 1
+
+
+def test_status_change_and_all_listing(tmp_path):
+    cfg = TINY_CONFIGS[0]
+    base = write_rows([timed(cfg, 10.0)], tmp_path / "b.csv")
+    oom = write_rows([timed(cfg, 10.0, status="oom")], tmp_path / "c.csv")
+    result = invoke("compare", base, oom, "--markdown", tmp_path / "r.md")
+    assert result.exit_code == 1
+    assert "| vit_ti16 32 dim=64 depth=2 heads=4 | status | ok | oom | - | - | - | **regression (status ok -> oom)** |" \
+        in (tmp_path / "r.md").read_text()
+    assert "params" not in invoke("compare", base, base).output  # unchanged exact metrics are only counted
+    listed = invoke("compare", base, base, "--all")
+    assert listed.exit_code == 0 and f"{row(cfg)['params']:,}" in listed.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["missing.csv", "{base}"], "no such file"),
+    (["{base}", "{base}", "--max-slowdown", "ten"], "--max-slowdown must be a non-negative percentage"),
+    (["{base}", "{base}", "--threshold", "latency_ms_median"], "--threshold takes NAME=PCT"),
+    (["{base}", "{base}", "--threshold", "params=1%"], "exact metrics take no threshold"),
+    (["{base}", "{base}", "--metrics", "speed"], "unknown metric(s) speed"),
+    (["{base}", "{other}"], "no rows in common"),
+    (["{base}", "{nomodel}"], "no 'model' column"),
+    (["{base}", "{costonly}", "--metrics", "latency_ms_median"], "has no values for metric latency_ms_median"),
+    (["{base}", "{costonly}"], "schema mismatch"),
+])
+def test_bad_input_is_one_line_and_exit_2(files, tmp_path, args, message):
+    base = files[0]
+    paths = {
+        "base": base,
+        "other": write_rows([timed(preset("vit_b16"), 1.0)], tmp_path / "other.csv"),
+        "nomodel": write_rows([{"name": "x", "params": 1}], tmp_path / "nomodel.csv"),
+        "costonly": write_rows([row(cfg) for cfg in TINY_CONFIGS], tmp_path / "cost.csv"),
+    }
+    result = invoke("compare", *[a.format(**paths) for a in args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result.output
+
+
+# ------------------------------------------------------------------------------------------ baselines
+
+def _tiny_suite(tmp_path) -> Path:
+    path = tmp_path / "tiny_cost.yaml"
+    path.write_text("name: tiny_cost\ndefaults: {device: cpu}\nmeasure: [params, flops]\n"
+                    "grid: {model: [vit_ti16], res: [32, 64], depth: 2}\n")
+    return path
+
+
+def test_baseline_update_writes_the_csv_and_its_metadata(tmp_path):
+    out = tmp_path / "baselines" / "tiny_cost.csv"
+    result = invoke("baseline", "update", _tiny_suite(tmp_path), "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "baseline updated" in result.output
+    rows = load_text(out)
+    assert list(rows["res_h"]) == ["32", "64"] and set(rows["status"]) == {"ok"}
+    meta = json.loads(out.with_name("tiny_cost.meta.json").read_text())
+    assert meta["output"] == str(out) and meta["suite"]["name"] == "tiny_cost"
+    assert not list(out.parent.glob(".*"))  # the temporary file is gone
+    again = invoke("baseline", "update", _tiny_suite(tmp_path), "-o", out)  # replaces an existing baseline
+    assert again.exit_code == 0, again.output
+    assert invoke("compare", out, out, "--strict").exit_code == 0
+
+
+def test_baseline_update_keeps_the_old_baseline_when_a_point_fails(tmp_path, monkeypatch):
+    import vitbench.runner
+
+    out = tmp_path / "tiny_cost.csv"
+    out.write_text("old\n")
+    monkeypatch.setattr(vitbench.runner, "execute", lambda point: make_row(
+        **vitbench.runner.cost_row(point) | {"status": "error", "error": "boom"}))
+    result = invoke("baseline", "update", _tiny_suite(tmp_path), "-o", out)
+    assert result.exit_code == 2
+    assert "2 point(s) did not run ok ({'error': 2}); " in result.output and "left unchanged" in result.output
+    assert out.read_text() == "old\n"
+
+
+def test_baseline_update_bad_suite_is_exit_2(tmp_path):
+    result = invoke("baseline", "update", tmp_path / "nope.yaml")
+    assert result.exit_code == 2 and "not found" in result.output
+
+
+def _fresh_rows(suite: str) -> list[dict]:
+    """The suite's points as closed-form rows (as `vitbench sweep` writes them), without torch."""
+    from vitbench.runner import cost_row
+    from vitbench.suite import expand, load_suite
+
+    points = expand(load_suite(ROOT / "suites" / suite), resolve_device=lambda d: "cpu")
+    return [cost_row(p) for p in points]
+
+
+def test_committed_zoo_cost_baseline_equals_a_fresh_computation(tmp_path):
+    """A change to the cost model (or the zoo) must come with `vitbench baseline update suites/zoo_cost.yaml`."""
+    fresh = tmp_path / "zoo_cost.csv"
+    with CsvAppender(fresh) as writer:
+        for r in _fresh_rows("zoo_cost.yaml"):
+            writer.append(r)
+    assert fresh.read_bytes() == (ROOT / "results" / "baselines" / "zoo_cost.csv").read_bytes()
+
+
+def test_zoo_cost_suite_covers_every_preset_at_224_and_384():
+    got = {(r["model"], r["res_h"]) for r in _fresh_rows("zoo_cost.yaml")}
+    want = set()
+    for name in PRESETS:
+        patch = preset(name).patch
+        want |= {(name, 224), (name, 384 if 384 % patch == 0 else 392)}
+    assert got == want
+
+
+def test_zoo_cost_gate_through_the_cli(tmp_path):
+    fresh = tmp_path / "zoo_cost.csv"
+    swept = invoke("sweep", ROOT / "suites" / "zoo_cost.yaml", "-o", fresh)
+    assert swept.exit_code == 0, swept.output
+    result = invoke("compare", ROOT / "results" / "baselines" / "zoo_cost.csv", fresh, "--strict")
+    assert result.exit_code == 0, result.output
+    assert "PASS: 0 regression(s), 0 improved, 0 changed, 0 within noise, 208 unchanged (26 common rows" in \
+        result.output
+
+
+def test_committed_ci_smoke_baseline_matches_the_suite():
+    """Every point of suites/ci_smoke.yaml (on cpu) has an ok row in the baseline, with measured latency."""
+    from vitbench.runner import point_row_key
+    from vitbench.suite import expand, load_suite
+
+    rows = load_text(ROOT / "results" / "baselines" / "ci_smoke.csv")
+    points = expand(load_suite(ROOT / "suites" / "ci_smoke.yaml"), resolve_device=lambda d: "cpu")
+    assert {row_key(r) for r in rows.to_dict("records")} == {point_row_key(p) for p in points}
+    assert set(rows["status"]) == {"ok"} and (rows["latency_ms_median"] != "").all()
+    assert (rows["latency_ms_iqr"] != "").all() and (rows["mem_peak_mb"] != "").all()
+
+
+# ------------------------------------------------------------------------------------------- workflow
+
+def _vitbench_commands(text: str) -> list[list[str]]:
+    """The `vitbench ...` invocations in shell text (split at && || ; | and line ends)."""
+    commands = []
+    for line in text.splitlines():
+        for part in re.split(r"&&|\|\||;|\|", line):
+            try:
+                words = shlex.split(part.strip())
+            except ValueError:
+                continue
+            if words and words[0] == "vitbench":
+                commands.append(words[1:])
+    return commands
+
+
+def test_perf_workflow_is_valid_yaml_and_uses_existing_commands():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "perf.yml").read_text())
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` key as True
+    assert "pull_request" in triggers and "workflow_dispatch" in triggers
+    job = next(iter(workflow["jobs"].values()))
+    assert job["runs-on"] == ["self-hosted", "gpu"]
+    steps = job["steps"]
+    uses = [s.get("uses", "") for s in steps]
+    for action in ("actions/checkout@", "actions/setup-python@", "actions/upload-artifact@"):
+        assert any(u.startswith(action) for u in uses), action
+    script = "\n".join(s.get("run", "") for s in steps)
+    assert "pip install -e '.[dev]'" in script
+    commands = _vitbench_commands(script)
+    assert [c[0] for c in commands] == ["sweep", "compare", "baseline", "sweep", "compare"]
+    for words in commands:
+        path = words[:2] if words[0] == "baseline" else words[:1]
+        result = runner.invoke(app, path + ["--help"])
+        assert result.exit_code == 0, (words, result.output)
+        for option in (w for w in words if w.startswith("-")):
+            assert option in result.output, (option, words)
+    for path in re.findall(r"(suites/[\w.-]+\.yaml|results/baselines/[\w.-]+\.csv)", script):
+        assert (ROOT / path).exists(), path
+
+
+def test_committed_baselines_carry_the_config_key():
+    for name in ("zoo_cost.csv", "ci_smoke.csv"):
+        assert set(CONFIG_KEY) <= set(load_text(ROOT / "results" / "baselines" / name).columns)

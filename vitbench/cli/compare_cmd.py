@@ -1,0 +1,123 @@
+"""`vitbench compare BASELINE CANDIDATE` (the regression gate) and `vitbench baseline update SUITE` (re-record a
+committed baseline on purpose). No torch here; `baseline update` imports it only through points that measure.
+
+Exit codes of `compare`: 0 no regression, 1 regression, 2 bad input (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from vitbench.cli.app import app
+from vitbench.errors import VitbenchError
+from vitbench.render import console
+
+BASELINE_DIR = Path("results/baselines")
+
+baseline_app = typer.Typer(help="Committed baselines for `vitbench compare` (results/baselines/).",
+                           no_args_is_help=True)
+app.add_typer(baseline_app, name="baseline")
+
+
+def _write_text(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except OSError as e:
+        raise VitbenchError(f"cannot write {path}: {e.strerror}") from None
+
+
+@app.command()
+def compare(
+    baseline: Annotated[Path, typer.Argument(help="Baseline result file (.csv or .json rows).", show_default=False)],
+    candidate: Annotated[Path, typer.Argument(help="Candidate result file (.csv or .json rows).",
+                                              show_default=False)],
+    max_slowdown: Annotated[str, typer.Option(
+        help="Default limit for noisy metrics (latency, throughput, peak memory), in percent.")] = "10%",
+    threshold: Annotated[Optional[list[str]], typer.Option(
+        help="Per-metric limit NAME=PCT, e.g. latency_ms_median=5% (repeatable).")] = None,
+    metrics: Annotated[Optional[list[str]], typer.Option(
+        help="Compare only these metrics (repeatable or comma-separated). Default: every exact cost metric and "
+             "latency_ms_median, throughput_ips, mem_peak_mb that both files carry.")] = None,
+    spread_k: Annotated[float, typer.Option(
+        help="A noisy metric regresses only if worse by more than K x the runs' combined spread.")] = 1.0,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Fail on any change of an exact metric (also decreases) and on missing rows.")] = False,
+    markdown: Annotated[Optional[Path], typer.Option(
+        "--markdown", help="Also write a PR-comment-ready markdown report here.")] = None,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the findings as JSON here.")] = None,
+    show_all: Annotated[bool, typer.Option("--all", help="List unchanged exact metrics too.")] = False,
+) -> None:
+    """Regression gate: compare a candidate result file with a baseline (exit 0 pass, 1 regression, 2 bad input).
+
+    Exact cost metrics must not grow; latency, throughput and peak memory must not get worse beyond the limit
+    AND (latency, throughput) beyond the combined measured spread of the two runs. See docs/ci.md."""
+    from vitbench.compare import compare_files, parse_metrics, parse_pct, parse_thresholds
+    from vitbench.render.compare import comparison_table, footer_lines, markdown as to_markdown, shown
+
+    result = compare_files(
+        baseline, candidate, max_slowdown=parse_pct(max_slowdown, "--max-slowdown"),
+        thresholds=parse_thresholds(threshold or []), metrics=parse_metrics(metrics), strict=strict,
+        spread_k=spread_k,
+    )
+    out = console()
+    if shown(result, show_all):
+        out.print(comparison_table(result, show_all))
+    for line in footer_lines(result):
+        style = "bold red" if line.startswith("FAIL") else "bold green" if line.startswith("PASS") else ""
+        out.print(f"[{style}]{line}[/]" if style else line, markup=bool(style))
+    if markdown is not None:
+        _write_text(markdown, to_markdown(result, show_all))
+        out.print(f"wrote {markdown}")
+    if json_path is not None:
+        _write_text(json_path, json.dumps(result.to_dict(), indent=2) + "\n")
+        out.print(f"wrote {json_path}")
+    if result.failed:
+        raise typer.Exit(1)
+
+
+@baseline_app.command("update")
+def baseline_update(
+    suite: Annotated[Path, typer.Argument(help="Suite YAML to run (e.g. suites/ci_smoke.yaml).",
+                                          show_default=False)],
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="Baseline CSV. Default: results/baselines/<suite name>.csv.")] = None,
+    device: Annotated[Optional[str], typer.Option(help="Override the suite's device: auto | cpu | cuda | cuda:N.")
+                      ] = None,
+) -> None:
+    """Re-record a baseline on purpose by running a suite (as `vitbench sweep`).
+
+    The suite runs into a temporary file; the baseline and its .meta.json are replaced only if every point ran
+    with status ok."""
+    from vitbench.cli.sweep_cmd import sweep
+    from vitbench.compare import load_rows
+    from vitbench.storage import sidecar_path, write_metadata
+    from vitbench.suite import load_suite
+
+    name = load_suite(suite).suite.name
+    target = output if output is not None else BASELINE_DIR / f"{name}.csv"
+    if target.suffix != ".csv":
+        raise VitbenchError(f"-o {target}: a baseline is a CSV; use a path ending in .csv")
+    fresh = target.with_name(f".{target.stem}.new.csv")
+    for stale in (fresh, sidecar_path(fresh)):
+        stale.unlink(missing_ok=True)
+    sweep(suite=suite, output=fresh, device=device)
+    rows = load_rows(fresh)
+    failed = rows[rows["status"].str.strip() != "ok"] if "status" in rows.columns else rows.iloc[0:0]
+    if len(failed):
+        counts = failed["status"].value_counts().to_dict()
+        raise VitbenchError(f"{len(failed)} point(s) did not run ok ({counts}); {target} left unchanged, the new "
+                            f"rows are in {fresh}")
+    meta_path = sidecar_path(fresh)
+    meta = json.loads(meta_path.read_text())
+    meta.update(output=str(target), baseline_of=str(suite))
+    os.replace(fresh, target)
+    write_metadata(target, meta)
+    meta_path.unlink()
+    console().print(f"baseline updated: {target} ({len(rows)} rows) and {sidecar_path(target)}; review the diff "
+                    f"and commit both")
