@@ -97,6 +97,8 @@ def split(
     model: ModelOpt, res: ResOpt = None, patch: PatchOpt = None, dim: DimOpt = None, depth: DepthOpt = None,
     heads: HeadsOpt = None, mlp_ratio: MlpRatioOpt = None, classes: ClassesOpt = None, pool: PoolOpt = None,
     registers: RegistersOpt = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw the closed-form MACs per component vs "
+                                                 "tokens (log-log, crossovers marked) to this .png or .svg.")] = None,
 ) -> None:
     """Attention projections vs attention core vs MLP, per block and total, and where the core takes over.
 
@@ -112,3 +114,7 @@ def split(
         out.print(split_resolutions_table([(cfg, analytic.macs(cfg)) for cfg in cfgs]))
     for line in crossover_lines(cfgs[0], *analytic.crossovers(cfgs[0])):
         out.print(line)
+    if plot is not None:
+        from vitbench.plot import split_curves
+
+        out.print(f"wrote {split_curves(cfgs, plot)}")

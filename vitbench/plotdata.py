@@ -1,0 +1,245 @@
+"""Result files as DataFrames for figures and reports: loading, checks, model labels, line grouping, and the
+closed-form memory lower bound drawn beside measured memory. No torch.
+
+Reads the CSV (or JSON) rows of vitbench.records; also the `flops --csv` files (no status column: every
+row counts as 'ok'). Rows with status != 'ok' keep their cost columns (used by cost figures) and are left
+out of everything measured.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from vitbench.errors import VitbenchError
+from vitbench.storage import sidecar_path
+from vitbench.zoo import ViTConfig, preset
+
+REQUIRED_COLUMNS = ("model", "patch", "res_h", "res_w", "dim", "depth", "heads", "tokens")
+# Columns that identify an architecture (tokens vary with patch and resolution within one).
+ARCH_COLUMNS = ("dim", "depth", "heads", "mlp_ratio", "classes", "distill", "registers")
+DEFAULTS = {"mlp_ratio": 4.0, "classes": 1000, "pool": "cls", "registers": 0, "distill": False, "status": "ok"}
+# Columns that may tell the lines of a measured figure apart, in legend order.
+SERIES_COLUMNS = ("arch", "attn", "dtype", "device", "batch", "compile")
+TEXT_COLUMNS = {"model", "pool", "device", "dtype", "attn", "device_name", "status", "error", "arch"}
+
+
+def load_results(path: str | Path) -> pd.DataFrame:
+    """Rows of a results .csv/.json with defaults filled and an `arch` label column; VitbenchError if the
+    file is missing, unreadable, empty, or lacks a required column."""
+    path = Path(path)
+    if not path.is_file():
+        raise VitbenchError(f"results file {path} not found; give a CSV written by vitbench (e.g. `vitbench sweep`)")
+    try:
+        if path.suffix == ".json":
+            df = pd.DataFrame(json.loads(path.read_text()))
+        else:
+            df = pd.read_csv(path)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise VitbenchError(f"cannot read {path} as vitbench results ({reason}); expected a CSV with a header "
+                            f"row of result columns") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise VitbenchError(f"{path} lacks required column(s) {', '.join(missing)}; a vitbench results file has "
+                            f"the config columns {', '.join(REQUIRED_COLUMNS)} (see vitbench.records)")
+    return prepare(df, str(path))
+
+
+def prepare(df: pd.DataFrame, source: str = "rows") -> pd.DataFrame:
+    """Numeric columns as numbers, defaults filled, rows without a config dropped, `arch` label added."""
+    df = df.copy()
+    for col in df.columns:
+        if col not in TEXT_COLUMNS and col not in ("compile", "distill"):
+            converted = pd.to_numeric(df[col], errors="coerce")
+            if converted.notna().sum() >= df[col].notna().sum():  # numeric column: keep as numbers
+                df[col] = converted
+    for col, value in DEFAULTS.items():
+        df[col] = df[col].fillna(value) if col in df else value
+    for col in ("distill", "compile"):
+        if col in df:
+            df[col] = df[col].map(lambda v: str(v).strip().lower() in ("true", "1", "1.0"))
+    df = df.dropna(subset=list(REQUIRED_COLUMNS))
+    if df.empty:
+        raise VitbenchError(f"{source} has no rows with a complete config ({', '.join(REQUIRED_COLUMNS)})")
+    for col in ("patch", "res_h", "res_w", "dim", "depth", "heads", "tokens", "classes", "registers"):
+        df[col] = df[col].astype(int)
+    df["status"] = df["status"].astype(str)
+    df["arch"] = arch_labels(df)
+    return df.reset_index(drop=True)
+
+
+def _arch_key(df: pd.DataFrame) -> pd.Series:
+    return df[[c for c in ARCH_COLUMNS if c in df]].astype(str).agg("|".join, axis=1)
+
+
+def arch_labels(df: pd.DataFrame) -> pd.Series:
+    """A label per architecture: the model name where it has one name and one patch size, else the name stem
+    with the patch sizes ('vit_b (P8/14/16/32)'). Width and depth are added where the rows override the
+    named preset's (a 'vit_s16' of width 64, depth 2 -> 'vit_s16 D64 L2') or two labels would clash."""
+    keys = _arch_key(df)
+    labels = {}
+    for key, g in df.groupby(keys):
+        names = sorted(g["model"].astype(str).unique())
+        patches = sorted(g["patch"].unique())
+        if len(names) == 1 and len(patches) == 1:
+            labels[key] = names[0]
+        else:
+            stems = "/".join(sorted({re.sub(r"\d+$", "", n) for n in names}))
+            labels[key] = f"{stems} (P{'/'.join(map(str, patches))})"
+        if _overrides_preset(g.iloc[0]):
+            labels[key] += f" D{g.iloc[0]['dim']} L{g.iloc[0]['depth']}"
+    clash = pd.Series(labels).duplicated(keep=False)
+    for key in clash[clash].index:
+        dim, depth = key.split("|")[:2]
+        if not labels[key].endswith(f" D{dim} L{depth}"):
+            labels[key] += f" D{dim} L{depth}"
+    return keys.map(labels)
+
+
+def _overrides_preset(row) -> bool:
+    """True when the row's width, depth, heads or MLP ratio differ from its zoo name's (False for other names)."""
+    try:
+        base = preset(str(row["model"]))
+    except VitbenchError:
+        return False
+    return (base.dim, base.depth, base.heads, base.mlp_ratio) != (row["dim"], row["depth"], row["heads"],
+                                                                  row["mlp_ratio"])
+
+
+def with_patch(arch: str, patch: int) -> str:
+    """The label of one patch size of an architecture: 'vit_b (P8/16/32)' + 8 -> 'vit_b8' (the zoo's
+    name grammar); a label that already ends in the patch stays; otherwise ', patch P' is added."""
+    multi = re.match(r"^([a-z_]+) \(P[\d/]+\)(.*)$", arch)
+    if multi:
+        return f"{multi.group(1)}{patch}{multi.group(2)}"
+    return arch if re.search(rf"\D{patch}( D\d+ L\d+)?$", arch) else f"{arch}, patch {patch}"
+
+
+def row_config(row) -> ViTConfig:
+    """The ViTConfig a result row describes (no name grammar: the row's own numbers)."""
+    return ViTConfig(
+        name=str(row["model"]), patch=int(row["patch"]), img_size=(int(row["res_h"]), int(row["res_w"])),
+        dim=int(row["dim"]), depth=int(row["depth"]), heads=int(row["heads"]), mlp_ratio=float(row["mlp_ratio"]),
+        num_classes=int(row["classes"]), pool=str(row["pool"]), distill=bool(row["distill"]),
+        registers=int(row["registers"]),
+    )
+
+
+def cost_rows(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame | str:
+    """One row per distinct config with every cost column present (all statuses), or why there is none."""
+    missing = [c for c in columns if c not in df or df[c].isna().all()]
+    if missing:
+        return f"no values in column(s) {', '.join(missing)}"
+    rows = df.dropna(subset=columns)
+    return rows.drop_duplicates(subset=[c for c in ARCH_COLUMNS + ("patch", "res_h", "res_w") if c in rows])
+
+
+def measured_rows(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame | str:
+    """Rows with status 'ok' and a value in every column, or why there are none."""
+    missing = [c for c in columns if c not in df]
+    if missing:
+        return f"no {', '.join(missing)} column (no measurement in this file)"
+    ok = df[df["status"] == "ok"].dropna(subset=columns)
+    if ok.empty:
+        return f"no row with status 'ok' has {', '.join(columns)}"
+    return ok
+
+
+KEY_TITLES = {"arch": "model", "attn": "attention", "dtype": "dtype", "device": "device", "batch": "batch",
+              "compile": "compile", "tokens": "tokens", "patch": "patch", "res_h": "height", "res_w": "width"}
+
+
+def series(df: pd.DataFrame, x: str, varying: tuple[str, ...] = ()) -> tuple[str, list[tuple[str, pd.DataFrame]]]:
+    """Lines of a measured figure and the legend title: one line per combination of the SERIES_COLUMNS
+    (plus `varying`) that differ between rows, sorted by `x`; lines with < 2 distinct x values are dropped."""
+    keys = [c for c in SERIES_COLUMNS + varying if c in df and c != x and df[c].astype(str).nunique() > 1]
+    for extra in ("patch", "res_h", "res_w"):  # two rows at one x in a line (patch and resolution both vary)
+        if not df.duplicated(subset=[*keys, x]).any():
+            break
+        keys.append(extra)
+    if not keys:
+        lines = [(str(df["arch"].iloc[0]), df.sort_values(x))] if df[x].nunique() >= 2 else []
+        return "model", lines
+    out = []
+    for values, g in df.groupby(keys, sort=True):
+        values = dict(zip(keys, values if isinstance(values, tuple) else (values,)))
+        if g[x].nunique() >= 2:
+            if "patch" in values:  # name the patch size through the model: 'vit_b8', not 'patch 8'
+                patch = int(values.pop("patch"))
+                values = {"arch": with_patch(values.pop("arch", g["arch"].iloc[0]), patch), **values}
+            out.append((" · ".join(describe(k, v) for k, v in values.items()), g.sort_values(x)))
+    titles = [KEY_TITLES["arch" if k == "patch" else k] for k in keys if not (k == "patch" and "arch" in keys)]
+    return " · ".join(dict.fromkeys(titles)), out
+
+
+def common_context(df: pd.DataFrame, keys=("model", "device", "dtype", "batch", "attn")) -> str:
+    """' · '-joined values that are the same in every row (a title); the varying ones belong in a legend.
+    Up to three model labels are listed."""
+    parts = []
+    for key in keys:
+        if key == "model":
+            values = sorted(df["arch"].unique())
+        elif key == "device" and "device_name" in df and df["device_name"].notna().all():
+            values = sorted(df["device_name"].unique())
+        else:
+            values = sorted({_plain(v) for v in df[key].dropna()}) if key in df else []
+        if len(values) == 1 or (key == "model" and len(values) <= 3):
+            affixes = {"batch": ("batch ", ""), "attn": ("attn ", ""), "tokens": ("", " tokens")}
+            prefix, suffix = affixes.get(key, ("", ""))
+            parts.append(prefix + ", ".join(values) + suffix)
+    return " · ".join(parts)
+
+
+def _plain(value) -> str:
+    """8.0 -> '8'; other values as text."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def describe(key: str, value) -> str:
+    """One legend / heading part: 'batch 8', 'compiled', 'fp16'."""
+    if key in ("batch", "tokens"):
+        return f"{key} {int(value)}"
+    if key in ("res_h", "res_w"):
+        return f"{int(value)} px"
+    if key == "compile":
+        return "compiled" if value else "eager"
+    return _plain(value)
+
+
+def read_metadata(path: str | Path) -> dict | None:
+    """The `.meta.json` sidecar of a results file, or None when there is none (or it is not JSON)."""
+    meta = sidecar_path(path)
+    try:
+        data = json.loads(meta.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+# (weight bytes, activation bytes) per element by dtype; amp keeps fp32 weights.
+_BYTES = {"fp32": (4, 4), "tf32": (4, 4), "fp16": (2, 2), "bf16": (2, 2), "amp-fp16": (4, 2), "amp-bf16": (4, 2)}
+_MATERIALISES_SCORES = ("manual", "math")
+
+
+def memory_lower_bound_mb(row) -> float | None:
+    """A lower bound on the peak memory (MiB) of one forward: the measured base (`mem_base_mb`, what was
+    resident before the model was built; 0 when absent) + weights + the tensors that must be live at once,
+    in closed form — in the MLP: residual stream, its LayerNorm output and the hidden layer, B·N·(2D + F);
+    with a materialised attention matrix (manual, math): residual, qkv and the scores, B·(4·N·D + h·N²).
+    None when the row lacks what it needs (params, batch, a known dtype)."""
+    need = ("params", "batch", "dtype", "tokens", "dim", "heads")
+    if any(pd.isna(row.get(k)) for k in need) or row["dtype"] not in _BYTES:
+        return None
+    w_bytes, a_bytes = _BYTES[row["dtype"]]
+    cfg = row_config(row)
+    n, d, b = cfg.tokens, cfg.dim, int(row["batch"])
+    live = n * (2 * d + cfg.mlp_hidden)
+    if row.get("attn") in _MATERIALISES_SCORES:
+        live = max(live, 4 * n * d + cfg.heads * n * n)
+    base = row.get("mem_base_mb")
+    base = 0.0 if base is None or pd.isna(base) else float(base)
+    return base + (int(row["params"]) * w_bytes + b * live * a_bytes) / 2**20
