@@ -107,7 +107,8 @@ def _rel_diff(value: int | None, ref: int | None) -> str:
 COUNTER_FOOTNOTES = (
     "fvcore counts LayerNorm at 5 ops/element and nothing else elementwise; torch's FlopCounterMode counts no "
     "elementwise ops (n/a). vitbench registers the SDPA formulas both counters lack (fvcore: "
-    "aten::scaled_dot_product_attention; torch on CPU: aten::_scaled_dot_product_flash_attention_for_cpu)."
+    "aten::scaled_dot_product_attention; torch on CPU: aten::_scaled_dot_product_flash_attention_for_cpu) and "
+    "lets fvcore trace the patch-embed conv on meta (see README, 'MACs and FLOPs')."
 )
 
 
