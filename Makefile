@@ -35,13 +35,17 @@ test: $(STAMP)
 
 # The project's own regression gate: exact cost of the zoo vs its committed baseline, then the CPU smoke suite
 # vs its baseline (one thread: thread contention on a shared 2-core machine is the largest noise source;
-# 100 % = catches a 2x slowdown without false alarms under load, see docs: "Use in CI").
+# 100 % = catches a 2x slowdown without false alarms under load). CPU peak RSS is left out: it depends on the
+# install (torch's import alone read 218 vs 276 MiB in two venvs of identical packages), not on the code.
+# See README, "Use in CI".
+CPU_GATE_METRICS := tokens,params,macs,macs_patch_embed,macs_attn_proj,macs_attn_core,macs_mlp,macs_head,latency_ms_median,throughput_ips
+
 gate: $(STAMP)
 	rm -rf results/ci && mkdir -p results/ci
 	$(VENV)/bin/vitbench sweep suites/zoo_cost.yaml -o results/ci/zoo_cost.csv
 	$(VENV)/bin/vitbench compare results/baselines/zoo_cost.csv results/ci/zoo_cost.csv --strict --markdown results/ci/zoo_cost.md
 	OMP_NUM_THREADS=1 $(VENV)/bin/vitbench sweep suites/ci_smoke.yaml -o results/ci/ci_smoke.csv
-	$(VENV)/bin/vitbench compare results/baselines/ci_smoke.csv results/ci/ci_smoke.csv --max-slowdown 100% --threshold mem_peak_mb=5% --markdown results/ci/ci_smoke.md
+	$(VENV)/bin/vitbench compare results/baselines/ci_smoke.csv results/ci/ci_smoke.csv --max-slowdown 100% --metrics $(CPU_GATE_METRICS) --markdown results/ci/ci_smoke.md
 
 perf: $(STAMP)
 	$(VENV)/bin/pytest tests/perf -m perf --benchmark-autosave
