@@ -95,13 +95,13 @@ def test_status_change_and_all_listing(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["missing.csv", "{base}"], "no such file"),
+    (["missing.csv", "{base}"], "not found"),
     (["{base}", "{base}", "--max-slowdown", "ten"], "--max-slowdown must be a non-negative percentage"),
     (["{base}", "{base}", "--threshold", "latency_ms_median"], "--threshold takes NAME=PCT"),
     (["{base}", "{base}", "--threshold", "params=1%"], "exact metrics take no threshold"),
     (["{base}", "{base}", "--metrics", "speed"], "unknown metric(s) speed"),
     (["{base}", "{other}"], "no rows in common"),
-    (["{base}", "{nomodel}"], "no 'model' column"),
+    (["{base}", "{nomodel}"], "missing column(s) model"),
     (["{base}", "{costonly}", "--metrics", "latency_ms_median"], "has no values for metric latency_ms_median"),
     (["{base}", "{costonly}"], "schema mismatch"),
 ])

@@ -278,11 +278,11 @@ def test_load_rows_reads_csv_and_json_alike(tmp_path):
 
 
 @pytest.mark.parametrize("content, message", [
-    (None, "no such file"),
+    (None, "not found"),
     (b"", "cannot read"),
     (b"\xff\xfe\x00garbage\x00\xff", "cannot read"),
     (b"model,params\n", "has no rows"),
-    (b"name,params\nx,1\n", "no 'model' column"),
+    (b"name,params\nx,1\n", r"missing column\(s\) model"),
     (b"model,patch,res_h,res_w,params\nvit_ti16,16,32,32,lots\n", "non-number 'lots'"),
 ])
 def test_bad_files_are_one_line_errors(tmp_path, content, message):

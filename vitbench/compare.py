@@ -27,7 +27,6 @@ Rows are joined on the config key (`records.CONFIG_KEY` columns present and fill
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import asdict, dataclass, field
@@ -38,7 +37,7 @@ import pandas as pd
 
 from vitbench.errors import VitbenchError
 from vitbench.records import CONFIG_KEY, EXACT_COLUMNS, config_fields
-from vitbench.results_io import canonical
+from vitbench.results_io import as_text, canonical, read_table
 from vitbench.zoo import preset
 
 IQR_PER_SIGMA = 1.349  # IQR of a normal distribution, in standard deviations
@@ -93,30 +92,14 @@ def parse_metrics(items: list[str] | None) -> tuple[str, ...] | None:
 
 def frame(rows: list[dict]) -> pd.DataFrame:
     """In-memory rows (e.g. from `records.make_row`) as the string table `compare` takes; None -> ''."""
-    df = pd.DataFrame(rows, dtype=object)
-    return df.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+    return as_text(rows)
 
 
 def load_rows(path: str | Path) -> pd.DataFrame:
     """A result file (.csv or .json rows) as strings; empty cells are ''."""
-    path = Path(path)
-    if not path.is_file():
-        raise VitbenchError(f"no such file: {path}")
-    try:
-        if path.suffix == ".json":
-            rows = json.loads(path.read_text())
-            if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-                raise ValueError("not a list of rows")
-            df = frame(rows)
-        else:
-            df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise VitbenchError(f"cannot read {path} as vitbench results (.csv or .json rows): {reason}") from None
+    df = read_table(path, text=True)
     if df.empty:
         raise VitbenchError(f"{path} has no rows")
-    if "model" not in df.columns:
-        raise VitbenchError(f"{path} is not a vitbench result file (no 'model' column)")
     return df
 
 

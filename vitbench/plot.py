@@ -250,8 +250,8 @@ def fig_latency_vs_tokens(df: pd.DataFrame):
     ax_lat, ax_thr = axes[0]
     for i, (label, g) in enumerate(lines):
         err, style = _spread(g), _style(i)
-        line = ax_lat.errorbar(g["tokens"], g["latency_ms_median"], yerr=err, fmt="-", **style, ms=6, mfc="none",
-                               capsize=3, label=label).lines[0]
+        ax_lat.errorbar(g["tokens"], g["latency_ms_median"], yerr=err, fmt="-", **style, ms=6, mfc="none",
+                        capsize=3, label=label)
         thr = g["throughput_ips"] if "throughput_ips" in g and g["throughput_ips"].notna().all() else (
             g["batch"] * 1e3 / g["latency_ms_median"])
         thr_err = None if err is None else np.vstack([

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from vitbench.errors import VitbenchError
+from vitbench.results_io import read_table
 from vitbench.storage import sidecar_path
 from vitbench.zoo import ViTConfig, preset
 
@@ -30,18 +31,7 @@ TEXT_COLUMNS = {"model", "pool", "device", "dtype", "attn", "device_name", "stat
 def load_results(path: str | Path) -> pd.DataFrame:
     """Rows of a results .csv/.json with defaults filled and an `arch` label column; VitbenchError if the
     file is missing, unreadable, empty, or lacks a required column."""
-    path = Path(path)
-    if not path.is_file():
-        raise VitbenchError(f"results file {path} not found; give a CSV written by vitbench (e.g. `vitbench sweep`)")
-    try:
-        if path.suffix == ".json":
-            df = pd.DataFrame(json.loads(path.read_text()))
-        else:
-            df = pd.read_csv(path)
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as e:
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise VitbenchError(f"cannot read {path} as vitbench results ({reason}); expected a CSV with a header "
-                            f"row of result columns") from None
+    df = read_table(path)
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise VitbenchError(f"{path} lacks required column(s) {', '.join(missing)}; a vitbench results file has "

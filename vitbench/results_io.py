@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import os
 from dataclasses import dataclass
@@ -125,15 +126,42 @@ class CsvAppender:
 
 # ------------------------------------------------------------------------------------------------ loading
 
-def _read(path: Path, **kwargs) -> pd.DataFrame:
+def as_text(rows: list[dict]) -> pd.DataFrame:
+    """In-memory rows as a table of exact text, '' for empty (None / NaN) cells."""
+    df = pd.DataFrame(rows, dtype=object)
+    return df.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+
+
+def read_table(path: str | Path, text: bool = False) -> pd.DataFrame:
+    """A vitbench result file, .csv or .json rows, as a DataFrame: typed (numbers as numbers, empty cells NaN),
+    or with `text` every cell's exact text ('' when empty). The one reader behind sweep resume, merge, compare,
+    plot and report. VitbenchError (one line) when the file is missing, unreadable, has no rows or no `model`
+    column; callers check the further columns they need."""
+    path = Path(path)
+    if not path.is_file():
+        raise VitbenchError(f"result file {path} not found")
     try:
-        frame = pd.read_csv(path, **kwargs)
-    except FileNotFoundError:
-        raise VitbenchError(f"result file {path} not found") from None
+        if path.suffix == ".json":
+            rows = json.loads(path.read_text())
+            if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+                raise ValueError("not a list of rows")
+            frame = as_text(rows) if text else pd.DataFrame(rows)
+        elif text:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        else:
+            frame = pd.read_csv(path)
     except pd.errors.EmptyDataError:
-        raise VitbenchError(f"{path} is empty, not a vitbench result CSV") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as e:
-        raise VitbenchError(f"cannot read {path} as CSV: {str(e).splitlines()[0]}") from None
+        raise VitbenchError(f"cannot read {path}: the file is empty, not a vitbench result file") from None
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, OSError) as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise VitbenchError(f"cannot read {path} as vitbench results (.csv or .json rows): {reason}") from None
+    if "model" not in frame.columns:
+        raise VitbenchError(f"{path} is not a vitbench result file: missing column(s) model")
+    return frame
+
+
+def _read(path: Path, text: bool = False) -> pd.DataFrame:
+    frame = read_table(path, text)
     missing = [c for c in CONFIG_KEY if c not in frame.columns]
     if missing:
         raise VitbenchError(f"{path} is not a vitbench result CSV: missing column(s) {', '.join(missing)}")
@@ -147,7 +175,7 @@ def load_results(path: str | Path) -> pd.DataFrame:
 
 def load_text(path: str | Path) -> pd.DataFrame:
     """A result CSV with every cell as its exact text ('' when empty), for keys and exact comparisons."""
-    return _read(Path(path), dtype=str, keep_default_na=False)
+    return _read(Path(path), text=True)
 
 
 def file_keys(path: str | Path) -> set[tuple[str, ...]]:
