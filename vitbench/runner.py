@@ -3,8 +3,7 @@ invalid rows; resume (skip keys already written) and sharding. No torch at impor
 
 Cost-only points (measures among params / flops / split, or cost-only on cpu by `cpu.max_gmacs`) are built
 from records.config_fields + records.cost_fields (all exact cost columns): no torch, no weights, microseconds
-each. Points that measure
-latency or memory call `vitbench.measure.bench.run_point`, imported on first use.
+each. Points that measure latency or memory call `vitbench.measure.bench.run_point`, imported on first use.
 
 Test seam: the environment variable VITBENCH_TEST_POINT_DELAY_S (seconds, float) makes the runner sleep after
 each finished point, so tests can interrupt a sweep of cost-only points between rows.
@@ -24,6 +23,8 @@ from vitbench.suite import CONFIG_AXES, Point
 from vitbench.zoo import parse_res, preset
 
 DELAY_ENV = "VITBENCH_TEST_POINT_DELAY_S"
+
+
 def resolve_device(device: str) -> str:
     """'auto' -> 'cuda' | 'cpu' (vitbench.measure.bench; imports torch)."""
     from vitbench.measure.bench import resolve_device as _resolve
