@@ -238,14 +238,23 @@ def _spread(g: pd.DataFrame) -> np.ndarray | None:
     return np.vstack([med - g["latency_ms_p10"], g["latency_ms_p90"] - med]).clip(min=0)
 
 
-def fig_latency_vs_tokens(df: pd.DataFrame):
-    """Median latency (p10–p90 bars) and throughput vs tokens, one line per backend / dtype / model."""
-    ok = measured_rows(df, ["latency_ms_median"])
+def _lines_along_tokens(df: pd.DataFrame, columns: list[str], none_reason: str):
+    """(legend title, lines) of ok rows with `columns`, one line per varying series along tokens; or a str
+    saying why there is nothing to draw."""
+    ok = measured_rows(df, columns)
     if isinstance(ok, str):
         return ok
     title, lines = series(ok, "tokens")
-    if not lines:
-        return "no line has >= 2 token counts (rows differ only in batch, or single points)"
+    return (title, lines) if lines else none_reason
+
+
+def fig_latency_vs_tokens(df: pd.DataFrame):
+    """Median latency (p10–p90 bars) and throughput vs tokens, one line per backend / dtype / model."""
+    found = _lines_along_tokens(df, ["latency_ms_median"],
+                                "no line has >= 2 token counts (rows differ only in batch, or single points)")
+    if isinstance(found, str):
+        return found
+    title, lines = found
     fig, axes = _new_figure(1, 2, (12.5, 4.8))
     ax_lat, ax_thr = axes[0]
     for i, (label, g) in enumerate(lines):
@@ -282,12 +291,11 @@ def _legend_below(fig, ax, n: int, title: str | None = None) -> None:
 
 def fig_memory_vs_tokens(df: pd.DataFrame):
     """Measured peak memory vs tokens, with the closed-form lower bound dashed in the same colour."""
-    ok = measured_rows(df, ["mem_peak_mb"])
-    if isinstance(ok, str):
-        return ok
-    title, lines = series(ok, "tokens")
-    if not lines:
-        return "no line has >= 2 token counts"
+    found = _lines_along_tokens(df, ["mem_peak_mb"], "no line has >= 2 token counts")
+    if isinstance(found, str):
+        return found
+    title, lines = found
+    ok = _drawn(lines)
     fig, axes = _new_figure(size=(8, 5.2))
     ax = axes[0, 0]
     bounded = False

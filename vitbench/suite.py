@@ -20,7 +20,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationEr
 
 from vitbench.cost.analytic import macs
 from vitbench.errors import VitbenchError
-from vitbench.measure.spec import ATTN_BACKENDS, DTYPES, MEASURES, BenchSpec
+from vitbench.measure.spec import ATTN_BACKENDS, DTYPES, MEASURES, RUNTIME_MEASURES, BenchSpec
 from vitbench.zoo import POOLS, ViTConfig, parse_res, resolve
 
 Positive = Annotated[int, Field(gt=0)]
@@ -309,7 +309,7 @@ def expand(
         raise VitbenchError(f"{ls.path} varies device in its grid; --device {device} cannot override it")
     resolved: dict[str, str] = {}
     measures = tuple(s.measure)
-    needs_run = bool({"latency", "memory"} & set(measures))
+    needs_run = bool(set(RUNTIME_MEASURES) & set(measures))
 
     def check_device(name: str) -> str:  # 'auto' -> cpu | cuda; others validated once where points run
         if name not in resolved:

@@ -100,12 +100,11 @@ def bench(
                      min_warmup_s=d_min_warm if min_warmup is None else min_warmup,
                      iters=d_iters if iters is None else iters, min_time_s=d_min_time if min_time is None else min_time)
     batches = batch or [1]
-    measures = ("params", "flops", "latency", "memory") + (("split",) if split else ())
+    measures = measure.DEFAULT_MEASURES + (("split",) if split else ())
     for b in batches:
         measure.validate(dataclasses.replace(spec, batch=b), measures)
-    if find_max_batch and not resolved.startswith("cuda"):
-        raise VitbenchError("--find-max-batch needs a CUDA device (on CPU running out of memory is not "
-                            "recoverable); valid: --device cuda")
+    if find_max_batch:
+        measure.require_cuda_for_max_batch(resolved)
     cfgs = _configs(model, res, dict(patch=patch, dim=dim, depth=depth, heads=heads, mlp_ratio=mlp_ratio,
                                      classes=classes, pool=pool, registers=registers))
     if split and any(external.is_external(c.name) for c in cfgs):

@@ -212,15 +212,20 @@ def largest_fitting(fits: Callable[[int], bool], limit: int = MAX_BATCH_LIMIT) -
     return lo
 
 
+def require_cuda_for_max_batch(device: str) -> None:
+    """--find-max-batch is CUDA only: on CPU an out-of-memory is the kernel's OOM killer, not an exception."""
+    if not timer.is_cuda(device):
+        raise VitbenchError("--find-max-batch needs a CUDA device (on CPU running out of memory is not "
+                            "recoverable); valid: --device cuda")
+
+
 def find_max_batch(cfg: ViTConfig, spec: BenchSpec, limit: int = MAX_BATCH_LIMIT) -> tuple[int | None, str | None]:
     """(largest batch whose forward fits in device memory, None) or (None, why the search stopped).
 
     Each trial is a warm-up-free memory point (run in a child when `spec.isolate`). CUDA only: on CPU an
     out-of-memory is not an exception but the kernel's OOM killer."""
     device = resolve_device(spec.device)
-    if not timer.is_cuda(device):
-        raise VitbenchError("--find-max-batch needs a CUDA device (on CPU running out of memory is not "
-                            "recoverable); valid: --device cuda")
+    require_cuda_for_max_batch(device)
     trial = dataclasses.replace(spec, warmup=0, min_warmup_s=0.0, iters=1, min_time_s=0.0, split=False,
                                 memory=True)
     stop: list[str] = []
