@@ -105,3 +105,4 @@ def test_params_equal_module_numel_for_zoo(name):
 
     cfg = preset(name)
     assert analytic.params(cfg).total == sum(p.numel() for p in build_model(cfg, "meta").parameters())
+

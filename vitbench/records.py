@@ -67,8 +67,10 @@ def cost_fields(cfg: ViTConfig) -> dict:
 
 
 def make_row(**values) -> dict:
-    """A full row in schema order; unknown columns are a programming error, missing ones are empty."""
+    """A full row in schema order; unknown columns or statuses are a programming error, missing ones empty."""
     unknown = set(values) - set(ALL_COLUMNS)
     if unknown:
         raise KeyError(f"not in the result schema: {', '.join(sorted(unknown))}")
+    if values.get("status") not in STATUSES + (None,):
+        raise ValueError(f"status {values['status']!r} is not one of {', '.join(STATUSES)}")
     return {column: values.get(column) for column in ALL_COLUMNS}
