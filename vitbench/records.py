@@ -7,6 +7,7 @@ of the whole batch; memory in MiB (2**20 bytes, labelled `mb`); throughput in im
 from __future__ import annotations
 
 from vitbench.cost.analytic import macs, params
+from vitbench.cost.breakdown import ELEMENTWISE_COMPONENTS, MATMUL_COMPONENTS, Breakdown
 from vitbench.zoo import ViTConfig
 
 # The model and input: with the runtime keys below, these identify a point (resume, merge, compare join on them).
@@ -41,6 +42,12 @@ ALL_COLUMNS = (
     CONFIG_COLUMNS + RUNTIME_KEY_COLUMNS + COST_COLUMNS + TIME_COLUMNS + MEMORY_COLUMNS
     + EFFICIENCY_COLUMNS + SPLIT_COLUMNS + CONTEXT_COLUMNS
 )
+# `vitbench flops --csv/--json`: one row per counter; MACs per image, `flops` = 2 · `macs`, element-ops apart.
+FLOPS_COLUMNS = (
+    CONFIG_COLUMNS + ("counter", "count_device", "batch", "params", "macs", "flops")
+    + tuple(f"macs_{c}" for c in MATMUL_COMPONENTS) + tuple(f"ops_{c}" for c in ELEMENTWISE_COMPONENTS)
+    + ("attn_core_share",)
+)
 # Columns compared exactly by `vitbench compare` (a change is deliberate or a bug).
 EXACT_COLUMNS = ("tokens",) + tuple(c for c in COST_COLUMNS if c != "attn_core_share")
 STATUSES = ("ok", "oom", "unsupported", "error", "invalid")
@@ -74,3 +81,14 @@ def make_row(**values) -> dict:
     if values.get("status") not in STATUSES + (None,):
         raise ValueError(f"status {values['status']!r} is not one of {', '.join(STATUSES)}")
     return {column: values.get(column) for column in ALL_COLUMNS}
+
+
+def flops_row(cfg: ViTConfig, counted: Breakdown, batch: int, count_device: str) -> dict:
+    """One counter's breakdown as a `FLOPS_COLUMNS` row (per image; `batch` is what the counter traced)."""
+    return {
+        **config_fields(cfg), "counter": counted.counter, "count_device": count_device, "batch": batch,
+        "params": params(cfg).total, "macs": counted.total, "flops": 2 * counted.total,
+        **{f"macs_{c}": getattr(counted, c) for c in MATMUL_COMPONENTS},
+        **{f"ops_{c}": getattr(counted, c) for c in ELEMENTWISE_COMPONENTS},
+        "attn_core_share": round(counted.share("attn_core"), 6),
+    }

@@ -39,18 +39,6 @@ def params(
         console().print(params_table(cfg, analytic.params(cfg)))
 
 
-def _flops_row(cfg, record, batch: int, device: str) -> dict:
-    from vitbench.records import config_fields
-
-    return {
-        **config_fields(cfg), "counter": record.counter, "count_device": device, "batch": batch,
-        "params": analytic.params(cfg).total, "macs": record.total, "flops": 2 * record.total,
-        **{f"macs_{c}": getattr(record, c) for c in ("patch_embed", "attn_proj", "attn_core", "mlp", "head")},
-        **{f"ops_{c}": getattr(record, c) for c in ("norm", "softmax", "gelu")},
-        "attn_core_share": round(record.share("attn_core"), 6),
-    }
-
-
 @app.command()
 def flops(
     model: ModelOpt, res: ResOpt = None, batch: Annotated[int, typer.Option(help="Images per forward.")] = 1,
@@ -65,6 +53,7 @@ def flops(
 
     Convention: 1 MAC = 2 FLOPs. Default counter: the closed form (no torch)."""
     from vitbench.cost.counters import COUNT_DEVICES, COUNTERS, count
+    from vitbench.records import flops_row
     from vitbench.render.cost import COUNTER_FOOTNOTES, counters_table, flops_table
 
     if counter not in COUNTERS + ("all",):
@@ -84,7 +73,7 @@ def flops(
         else:
             records = [count(cfg, counter, device, batch)]
             out.print(flops_table(cfg, records[0], batch, device if counter != "analytic" else "closed form"))
-        rows += [_flops_row(cfg, r, batch, device if r.counter != "analytic" else "closed-form") for r in records]
+        rows += [flops_row(cfg, r, batch, device if r.counter != "analytic" else "closed-form") for r in records]
     from vitbench.storage import write_rows
 
     for path in (csv, json):
