@@ -14,7 +14,8 @@ import numpy as np
 
 from vitbench.compare import compare, frame
 from vitbench.measure.stats import summarize, throughput_ips
-from vitbench.records import config_fields, cost_fields, make_row
+from vitbench.schema import make_row
+from vitbench.cost.analytic import cost_row
 from vitbench.zoo import resolve
 
 TINY_CONFIGS = (
@@ -48,10 +49,10 @@ def samples(rng: np.random.Generator, median_ms: float, noise: Noise, factor: fl
     return x
 
 
-def row(cfg, times_ms=None, batch: int = 1, status: str = "ok", mem_peak_mb: float | None = None, **extra) -> dict:
+def row(cfg, times_ms=None, batch: int = 1, status: str = "ok", mem_peak_mib: float | None = None, **extra) -> dict:
     """A full result row for `cfg` on cpu/fp32/sdpa with exact cost columns and these iteration times."""
-    values = {**config_fields(cfg), **cost_fields(cfg), "batch": batch, "device": "cpu", "dtype": "fp32",
-              "attn": "sdpa", "compile": False, "status": status, "mem_peak_mb": mem_peak_mb}
+    values = {**cfg.to_row(), **cost_row(cfg), "batch": batch, "device": "cpu", "dtype": "fp32",
+              "attn": "sdpa", "compile": False, "status": status, "mem_peak_mib": mem_peak_mib}
     if times_ms is not None:
         s = summarize(times_ms)
         values.update(s.latency_columns(), throughput_ips=throughput_ips(batch, s.median))

@@ -5,7 +5,8 @@ import types
 import pytest
 import torch
 
-from vitbench import records
+from vitbench.cost.analytic import cost_row
+from vitbench.schema import ALL_COLUMNS
 from vitbench.errors import VitbenchError
 from vitbench.measure import backends, bench
 from vitbench.measure.spec import BenchSpec
@@ -20,14 +21,14 @@ def fast(**changes) -> BenchSpec:
 
 def test_row_is_sane(tiny):
     row = bench.run_point(tiny, fast(), TIMED)
-    assert list(row) == list(records.ALL_COLUMNS)
+    assert list(row) == list(ALL_COLUMNS)
     assert row["status"] == "ok" and row["error"] is None
     assert row["latency_ms_p10"] <= row["latency_ms_median"] <= row["latency_ms_p90"]
     assert row["latency_ms_iqr"] >= 0 and row["n_iters"] >= 5
     assert row["throughput_ips"] == pytest.approx(2 / (row["latency_ms_median"] / 1e3))
     assert row["tflops_achieved"] == pytest.approx(2 * row["macs"] * 2 / (row["latency_ms_median"] / 1e3) / 1e12)
     assert row["mfu"] is None  # CPU: no datasheet peak
-    assert row["params"] == records.cost_fields(tiny)["params"]
+    assert row["params"] == cost_row(tiny)["params"]
     assert (row["device"], row["dtype"], row["attn"], row["batch"]) == ("cpu", "fp32", "sdpa", 2)
     assert row["threads"] == torch.get_num_threads() and row["device_name"]
     assert row["time_ms_mlp"] is None  # no split asked
@@ -39,8 +40,8 @@ def test_cost_only_point_allocates_no_weights(tiny, monkeypatch):
 
     monkeypatch.setattr(bench, "_build", boom)
     row = bench.run_point(tiny, fast(), ("params", "flops"))
-    assert row["status"] == "ok" and row["macs"] == records.cost_fields(tiny)["macs"]
-    assert row["latency_ms_median"] is None and row["mem_peak_mb"] is None
+    assert row["status"] == "ok" and row["macs"] == cost_row(tiny)["macs"]
+    assert row["latency_ms_median"] is None and row["mem_peak_mib"] is None
 
 
 @pytest.mark.parametrize("attn", ["sdpa", "math", "manual", "flash", "efficient", "cudnn"])
@@ -110,7 +111,7 @@ def test_failures_become_status_rows_and_the_next_point_runs(tiny, monkeypatch, 
     row = bench.run_point(tiny, fast(), TIMED)
     assert row["status"] == status
     assert "\n" not in row["error"] and row["latency_ms_median"] is None
-    assert row["macs"] == records.cost_fields(tiny)["macs"]  # the closed form survives
+    assert row["macs"] == cost_row(tiny)["macs"]  # the closed form survives
     monkeypatch.undo()
     assert bench.run_point(tiny, fast(iters=2), TIMED)["status"] == "ok"
 
@@ -161,7 +162,7 @@ def test_memory_in_process_reports_parameter_bytes(tiny):
     # child's and is added by vitbench.measure.isolate (tested there).
     row = bench.measure_row(tiny, fast(memory=True), ("memory",), "cpu")
     assert row["status"] == "ok"
-    assert row["mem_weights_mb"] == pytest.approx(records.cost_fields(tiny)["params"] * 4 / 2**20)
+    assert row["mem_weights_mib"] == pytest.approx(cost_row(tiny)["params"] * 4 / 2**20)
     assert row["latency_ms_median"] is None
 
 

@@ -7,7 +7,7 @@ import torch
 
 from vitbench.measure import bench
 from vitbench.measure.spec import BenchSpec
-from vitbench.records import cost_fields
+from vitbench.cost.analytic import cost_row
 from vitbench.zoo import resolve
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
@@ -25,9 +25,9 @@ def test_cuda_row_with_events_memory_and_mfu(tiny):
     assert row["status"] == "ok", row["error"]
     assert row["latency_ms_p10"] <= row["latency_ms_median"] <= row["latency_ms_p90"]
     assert row["throughput_ips"] == pytest.approx(4 / (row["latency_ms_median"] / 1e3))
-    weights_mb = cost_fields(tiny)["params"] * 4 / 2**20
-    assert row["mem_weights_mb"] == pytest.approx(weights_mb, rel=0.05, abs=0.5)  # allocator rounds to blocks
-    assert row["mem_peak_mb"] >= row["mem_weights_mb"]
+    weights_mb = cost_row(tiny)["params"] * 4 / 2**20
+    assert row["mem_weights_mib"] == pytest.approx(weights_mb, rel=0.05, abs=0.5)  # allocator rounds to blocks
+    assert row["mem_peak_mib"] >= row["mem_weights_mib"]
     assert row["device_name"] == torch.cuda.get_device_name(0)
     from vitbench.measure.peak import known_peak_tflops
 
@@ -82,7 +82,7 @@ def test_find_max_batch_on_cuda():
 
 def test_isolated_cuda_point(tiny):
     row = bench.run_point(tiny, spec(isolate=True), ALL)
-    assert row["status"] == "ok" and row["mem_peak_mb"] > 0
+    assert row["status"] == "ok" and row["mem_peak_mib"] > 0
 
 
 def test_tf32_runs_on_ampere():

@@ -5,7 +5,7 @@ import torch
 from typer.testing import CliRunner
 
 from vitbench.cli import app
-from vitbench.records import ALL_COLUMNS
+from vitbench.schema import ALL_COLUMNS
 
 TINY = ["--model", "vit_ti16", "--res", "32", "--depth", "2", "--dim", "64", "--heads", "4"]
 FAST = ["--warmup", "0", "--min-warmup", "0", "--iters", "3", "--min-time", "0"]
@@ -24,7 +24,7 @@ def test_bench_table_and_files(tmp_path):
         assert text in r.stdout
     rows = json.loads(json_path.read_text())
     assert [row["batch"] for row in rows] == [1, 2]
-    assert all(row["status"] == "ok" and row["mem_peak_mb"] > 0 for row in rows)
+    assert all(row["status"] == "ok" and row["mem_peak_mib"] > 0 for row in rows)
     assert list(rows[0]) == list(ALL_COLUMNS)
     header = csv_path.read_text().splitlines()[0].split(",")
     assert header == list(ALL_COLUMNS)
@@ -107,7 +107,7 @@ def test_help_lists_bench_and_peak_without_importing_torch():
 
 
 def test_render_flags_noisy_rows_and_lists_errors():
-    from vitbench.records import make_row
+    from vitbench.schema import make_row
     from vitbench.render.bench import error_lines, fmt_ms, noise_lines
 
     base = dict(model="vit_ti16", res_h=32, res_w=32, batch=1, dtype="fp32", attn="sdpa")

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from synthetic_runs import TINY_CONFIGS, row
 from vitbench.cli import app
-from vitbench.records import CONFIG_KEY, make_row
+from vitbench.schema import CONFIG_KEY, make_row
 from vitbench.results_io import CsvAppender, load_text, row_key
 from vitbench.storage import write_rows
 from vitbench.zoo import PRESETS, preset
@@ -208,7 +208,7 @@ def test_committed_ci_smoke_baseline_matches_the_suite():
     points = expand(load_suite(ROOT / "suites" / "ci_smoke.yaml"), resolve_device=lambda d: "cpu")
     assert {row_key(r) for r in rows.to_dict("records")} == {point_row_key(p) for p in points}
     assert set(rows["status"]) == {"ok"} and (rows["latency_ms_median"] != "").all()
-    assert (rows["latency_ms_iqr"] != "").all() and (rows["mem_peak_mb"] != "").all()
+    assert (rows["latency_ms_iqr"] != "").all() and (rows["mem_peak_mib"] != "").all()
 
 
 # ------------------------------------------------------------------------------------------- workflow

@@ -205,7 +205,7 @@ def test_one_real_point_with_every_measure(tmp_path):
     assert result.exit_code == 0, result.output
     row = load_text(out).iloc[0]
     assert row["status"] == "ok", row["error"]
-    for column in ("params", "macs", "latency_ms_median", "throughput_ips", "mem_peak_mb", "time_ms_attn_core"):
+    for column in ("params", "macs", "latency_ms_median", "throughput_ips", "mem_peak_mib", "time_ms_attn_core"):
         assert float(row[column]) > 0, column
     assert "latency ms median" in result.output
 

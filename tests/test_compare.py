@@ -10,7 +10,7 @@ from synthetic_runs import CPU, CPU_NOISY, TIGHT, TINY_CONFIGS, alarm_rate, row
 from vitbench.compare import (compare, compare_files, frame, load_rows, parse_metrics, parse_pct,
                               parse_thresholds)
 from vitbench.errors import VitbenchError
-from vitbench.records import EXACT_COLUMNS
+from vitbench.schema import EXACT_COLUMNS
 from vitbench.storage import write_rows
 
 CFG = TINY_CONFIGS[0]
@@ -94,10 +94,10 @@ def test_spread_k_scales_the_noise_margin():
 
 
 def test_memory_is_threshold_only():
-    base = row(CFG, mem_peak_mb=100.0)
-    assert verdict(one([base], [row(CFG, mem_peak_mb=111.0)]), "mem_peak_mb") == "regression"
-    assert verdict(one([base], [row(CFG, mem_peak_mb=109.0)]), "mem_peak_mb") == "ok"
-    assert verdict(one([base], [row(CFG, mem_peak_mb=80.0)]), "mem_peak_mb") == "improved"
+    base = row(CFG, mem_peak_mib=100.0)
+    assert verdict(one([base], [row(CFG, mem_peak_mib=111.0)]), "mem_peak_mib") == "regression"
+    assert verdict(one([base], [row(CFG, mem_peak_mib=109.0)]), "mem_peak_mib") == "ok"
+    assert verdict(one([base], [row(CFG, mem_peak_mib=80.0)]), "mem_peak_mib") == "improved"
 
 
 # ------------------------------------------------------------------ synthetic runs with known noise
@@ -254,8 +254,8 @@ def test_to_dict_is_strict_json():
 
 def test_parse_pct_and_thresholds():
     assert parse_pct("10%") == pytest.approx(0.10) and parse_pct("2.5") == pytest.approx(0.025)
-    assert parse_thresholds(["latency_ms_median=5%", "mem_peak_mb = 20"]) == pytest.approx(
-        {"latency_ms_median": 0.05, "mem_peak_mb": 0.20})
+    assert parse_thresholds(["latency_ms_median=5%", "mem_peak_mib = 20"]) == pytest.approx(
+        {"latency_ms_median": 0.05, "mem_peak_mib": 0.20})
     for bad, message in [(["latency_ms_median"], "NAME=PCT"), (["latency_ms_median=fast"], "percentage"),
                          (["latency_ms_median=-5%"], "percentage"), (["params=1%"], "exact metrics take no"),
                          (["latency=5%"], "unknown metric")]:

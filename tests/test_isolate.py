@@ -13,9 +13,9 @@ def test_isolated_point_returns_the_childs_row_with_peak_rss(tiny):
     row = run_point(tiny, SPEC, ("params", "latency", "memory"))
     assert row["status"] == "ok", row["error"]
     assert row["latency_ms_p10"] <= row["latency_ms_median"] <= row["latency_ms_p90"]
-    # peak RSS of the child includes python + torch (mem_base_mb) and the model's weights
-    assert row["mem_peak_mb"] >= row["mem_base_mb"] > 50
-    assert row["mem_peak_mb"] >= row["mem_weights_mb"] > 0
+    # peak RSS of the child includes python + torch (mem_base_mib) and the model's weights
+    assert row["mem_peak_mib"] >= row["mem_base_mib"] > 50
+    assert row["mem_peak_mib"] >= row["mem_weights_mib"] > 0
 
 
 def test_cpu_memory_runs_in_a_child_even_without_isolate(tiny, monkeypatch):
@@ -28,7 +28,7 @@ def test_cpu_memory_runs_in_a_child_even_without_isolate(tiny, monkeypatch):
 
     monkeypatch.setattr(isolate, "run_isolated", spy)
     row = run_point(tiny, dataclasses.replace(SPEC, isolate=False), ("memory",))
-    assert calls and row["status"] == "ok" and row["mem_peak_mb"] > 0
+    assert calls and row["status"] == "ok" and row["mem_peak_mib"] > 0
 
 
 @pytest.mark.parametrize("how, expect", [("sigkill", "SIGKILL"), ("exit:9", "exited with code 9")])

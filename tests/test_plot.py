@@ -14,7 +14,8 @@ from vitbench.errors import VitbenchError
 from vitbench.plot import FIGURES, fig_latency_vs_tokens, plot_results, split_curves
 from vitbench.plotdata import (cost_rows, load_results, measured_rows, memory_lower_bound_mb, prepare, row_config,
                                series, with_patch)
-from vitbench.records import ALL_COLUMNS, COST_COLUMNS, config_fields, cost_fields, make_row
+from vitbench.schema import ALL_COLUMNS, COST_COLUMNS, make_row
+from vitbench.cost.analytic import cost_row
 from vitbench.zoo import resolve
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -103,7 +104,7 @@ def test_measured_figures_use_ok_rows_only(frames):
 
 def test_failed_row_with_numbers_is_still_left_out():
     """A non-ok row is never plotted as a measurement, even if it carries latency values."""
-    rows = [make_row(**config_fields(cfg), **cost_fields(cfg), batch=1, device="cpu", dtype="fp32", attn="sdpa",
+    rows = [make_row(**cfg.to_row(), **cost_row(cfg), batch=1, device="cpu", dtype="fp32", attn="sdpa",
                      latency_ms_median=10.0 * (i + 1), status="ok" if i < 2 else "error")
             for i, cfg in enumerate(resolve("vit_ti16", r, depth=2) for r in (32, 64, 96))]
     df = prepare(pd.DataFrame(rows))
@@ -121,7 +122,7 @@ def test_cost_figures_keep_failed_rows(frames):
 def test_fixture_cost_columns_are_the_closed_form(frames):
     for df in frames.values():
         for _, row in df.iterrows():
-            expected = cost_fields(row_config(row))
+            expected = cost_row(row_config(row))
             assert {c: row[c] for c in COST_COLUMNS} == pytest.approx(expected, rel=1e-6)
 
 
@@ -156,20 +157,20 @@ def test_lines_split_by_patch_when_tokens_repeat(frames):
 
 def test_clashing_labels_get_width_and_depth():
     cfgs = [resolve("vit_ti16", 32, depth=2), resolve("vit_ti16", 32, depth=3)]
-    df = prepare(pd.DataFrame([make_row(**config_fields(c), **cost_fields(c)) for c in cfgs]))
+    df = prepare(pd.DataFrame([make_row(**c.to_row(), **cost_row(c)) for c in cfgs]))
     assert sorted(df["arch"]) == ["vit_ti16 D192 L2", "vit_ti16 D192 L3"]
 
 
 def test_memory_lower_bound_by_hand():
     cfg = resolve("vit_ti16", 64, depth=2)  # N = 17, D = 192, F = 768, 3 heads
-    row = {**config_fields(cfg), **cost_fields(cfg), "batch": 4, "dtype": "fp16", "attn": "sdpa"}
+    row = {**cfg.to_row(), **cost_row(cfg), "batch": 4, "dtype": "fp16", "attn": "sdpa"}
     mlp_stage = 17 * (2 * 192 + 768)
     assert memory_lower_bound_mb(row) == pytest.approx((row["params"] * 2 + 4 * mlp_stage * 2) / 2**20)
-    manual = {**row, "attn": "manual", "dtype": "amp-bf16", "mem_base_mb": 100.0}
+    manual = {**row, "attn": "manual", "dtype": "amp-bf16", "mem_base_mib": 100.0}
     attn_stage = 4 * 17 * 192 + 3 * 17 * 17
     assert attn_stage < mlp_stage  # tiny N: the MLP stage is larger even with the N×N matrix
     assert memory_lower_bound_mb(manual) == pytest.approx(100 + (row["params"] * 4 + 4 * mlp_stage * 2) / 2**20)
-    big = {**config_fields(resolve("vit_ti16", 512, depth=2)), "params": 1000, "batch": 1, "dtype": "fp32",
+    big = {**resolve("vit_ti16", 512, depth=2).to_row(), "params": 1000, "batch": 1, "dtype": "fp32",
            "attn": "math"}  # N = 1025: the scores dominate
     assert memory_lower_bound_mb(big) == pytest.approx((4000 + (4 * 1025 * 192 + 3 * 1025**2) * 4) / 2**20)
     assert memory_lower_bound_mb({**row, "dtype": "int8"}) is None
@@ -204,7 +205,7 @@ def test_load_errors(tmp_path):
 
 def test_load_json_and_cost_only_files(tmp_path):
     cfgs = [resolve("vit_ti16", r, depth=2) for r in (32, 64)]
-    rows = [{**config_fields(c), **cost_fields(c), "counter": "analytic"} for c in cfgs]  # `flops --json` shape
+    rows = [{**c.to_row(), **cost_row(c), "counter": "analytic"} for c in cfgs]  # `flops --json` shape
     (tmp_path / "cost.json").write_text(json.dumps(rows))
     df = load_results(tmp_path / "cost.json")
     assert list(df["status"]) == ["ok", "ok"] and list(df["tokens"]) == [5, 17]

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from vitbench.errors import VitbenchError
-from vitbench.records import ALL_COLUMNS, CONFIG_KEY, config_fields, cost_fields, make_row
+from vitbench.schema import ALL_COLUMNS, CONFIG_KEY, make_row
+from vitbench.cost.analytic import cost_row
 from vitbench.results_io import (CsvAppender, canonical, default_output, file_keys, format_cell, latest_output,
                                  load_results, load_text, merge_files, row_key)
 from vitbench.zoo import resolve
@@ -17,7 +18,7 @@ from vitbench.zoo import resolve
 
 def row(patch: int = 16, latency=None, status: str = "ok", **extra) -> dict:
     cfg = resolve("vit_ti16", res=32, depth=2, patch=patch)
-    return make_row(**config_fields(cfg), **cost_fields(cfg), batch=1, device="cpu", dtype="fp32", attn="sdpa",
+    return make_row(**cfg.to_row(), **cost_row(cfg), batch=1, device="cpu", dtype="fp32", attn="sdpa",
                     compile=False, latency_ms_median=latency, status=status, **extra)
 
 

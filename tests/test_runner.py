@@ -10,7 +10,8 @@ import pytest
 
 from vitbench import runner
 from vitbench.errors import VitbenchError
-from vitbench.records import ALL_COLUMNS, config_fields, cost_fields
+from vitbench.schema import ALL_COLUMNS
+from vitbench.cost.analytic import cost_row
 from vitbench.results_io import row_key
 from vitbench.suite import expand, load_suite
 
@@ -63,10 +64,10 @@ def test_cost_rows_are_the_closed_form_in_schema_order(tmp_path):
     point = points_of(tmp_path, COST_SUITE)[0]
     row = runner.execute(point)
     assert list(row) == list(ALL_COLUMNS) and row["status"] == "ok"
-    assert {k: row[k] for k in config_fields(point.cfg)} == config_fields(point.cfg)
-    assert {k: row[k] for k in cost_fields(point.cfg)} == cost_fields(point.cfg)
+    assert {k: row[k] for k in point.cfg.to_row()} == point.cfg.to_row()
+    assert {k: row[k] for k in cost_row(point.cfg)} == cost_row(point.cfg)
     assert (row["batch"], row["device"], row["dtype"], row["attn"], row["compile"]) == (1, "cpu", "fp32", "sdpa", False)
-    assert row["latency_ms_median"] is None and row["mem_peak_mb"] is None
+    assert row["latency_ms_median"] is None and row["mem_peak_mib"] is None
     assert row_key(row) == runner.point_row_key(point)
 
 
@@ -173,5 +174,5 @@ def test_a_real_tiny_point_through_bench(tmp_path):
     """)[0]
     row = runner.execute(point)
     assert row["status"] == "ok", row["error"]
-    assert row["n_iters"] >= 3 and row["latency_ms_median"] > 0 and row["params"] == cost_fields(point.cfg)["params"]
+    assert row["n_iters"] >= 3 and row["latency_ms_median"] > 0 and row["params"] == cost_row(point.cfg)["params"]
     assert row_key(row) == runner.point_row_key(point)

@@ -1,8 +1,8 @@
 """Baseline vs candidate result files: exact checks for cost, noise-aware checks for time. No torch.
 
-Rows are joined on the config key (`records.CONFIG_KEY` columns present and filled in both files). Then:
+Rows are joined on the config key (`schema.CONFIG_KEY` columns present and filled in both files). Then:
 
-- Exact metrics (`records.EXACT_COLUMNS`: params, MACs per image per component, tokens): any change is
+- Exact metrics (`schema.EXACT_COLUMNS`: params, MACs per image per component, tokens): any change is
   reported; an increase is a regression, a decrease is "improved" (with ``strict``: any change fails).
 - Latency (`latency_ms_median`, lower is better) and throughput (`throughput_ips`, higher is better) are
   noisy. How much worse the candidate is: worse = median_c / median_b - 1 for latency, tp_b / tp_c - 1 for
@@ -16,7 +16,7 @@ Rows are joined on the config key (`records.CONFIG_KEY` columns present and fill
 
   "improved" is the mirror image (baseline / candidate swapped). A change beyond t but inside the spread is
   reported as "noise" and does not fail. Without spread columns: threshold only.
-- Memory (`mem_peak_mb`, lower is better): worse = peak_c / peak_b - 1 > t, threshold only (allocator peaks
+- Memory (`mem_peak_mib`, lower is better): worse = peak_c / peak_b - 1 > t, threshold only (allocator peaks
   and peak RSS repeat to within a few MiB, and no spread is measured).
 - A row whose status is not "ok" in either file is compared on exact metrics only; ok -> not ok is a
   regression, not ok -> ok an improvement.
@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from vitbench.errors import VitbenchError
-from vitbench.records import CONFIG_KEY, EXACT_COLUMNS, config_fields
+from vitbench.schema import CONFIG_KEY, EXACT_COLUMNS
 from vitbench.results_io import as_text, canonical, read_table
 from vitbench.zoo import preset
 
@@ -49,7 +49,7 @@ DEFAULT_THRESHOLD = 0.10
 NOISY_METRICS: dict[str, tuple[bool, bool]] = {
     "latency_ms_median": (False, True),
     "throughput_ips": (True, True),
-    "mem_peak_mb": (False, False),
+    "mem_peak_mib": (False, False),
 }
 METRICS = EXACT_COLUMNS + tuple(NOISY_METRICS)
 # Severity order, worst first. "changed": a difference that is neither better nor worse (a value in one file
@@ -91,7 +91,7 @@ def parse_metrics(items: list[str] | None) -> tuple[str, ...] | None:
 
 
 def frame(rows: list[dict]) -> pd.DataFrame:
-    """In-memory rows (e.g. from `records.make_row`) as the string table `compare` takes; None -> ''."""
+    """In-memory rows (e.g. from `schema.make_row`) as the string table `compare` takes; None -> ''."""
     return as_text(rows)
 
 
@@ -193,7 +193,7 @@ class Comparison:
 def _preset_fields(model: str) -> dict:
     """Canonical config columns of a zoo name at 224 px ({} for a name outside the zoo grammar)."""
     try:
-        return {k: canonical(v) for k, v in config_fields(preset(model)).items()}
+        return {k: canonical(v) for k, v in preset(model).to_row().items()}
     except VitbenchError:
         return {}
 

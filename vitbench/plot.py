@@ -291,7 +291,7 @@ def _legend_below(fig, ax, n: int, title: str | None = None) -> None:
 
 def fig_memory_vs_tokens(df: pd.DataFrame):
     """Measured peak memory vs tokens, with the closed-form lower bound dashed in the same colour."""
-    found = _lines_along_tokens(df, ["mem_peak_mb"], "no line has >= 2 token counts")
+    found = _lines_along_tokens(df, ["mem_peak_mib"], "no line has >= 2 token counts")
     if isinstance(found, str):
         return found
     title, lines = found
@@ -300,13 +300,13 @@ def fig_memory_vs_tokens(df: pd.DataFrame):
     ax = axes[0, 0]
     bounded = False
     for i, (label, g) in enumerate(lines):
-        line, = ax.plot(g["tokens"], g["mem_peak_mb"], "-", **_style(i), ms=6, mfc="none", label=label)
+        line, = ax.plot(g["tokens"], g["mem_peak_mib"], "-", **_style(i), ms=6, mfc="none", label=label)
         bound = [memory_lower_bound_mb(r) for _, r in g.iterrows()]
         if all(v is not None for v in bound):
             ax.plot(g["tokens"], bound, ls="--", lw=1, color=line.get_color())
             bounded = True
     if bounded:
-        base = " + measured base" if "mem_base_mb" in ok and ok["mem_base_mb"].notna().any() else ""
+        base = " + measured base" if "mem_base_mib" in ok and ok["mem_base_mib"].notna().any() else ""
         ax.plot([], [], "k--", lw=1, label=f"lower bound: weights + live activations (closed form){base}")
     _log_axes(ax)
     _tick_values(ax, pd.concat([g["tokens"] for _, g in lines]))

@@ -1,7 +1,7 @@
 """Result files as DataFrames for figures and reports: loading, checks, model labels, line grouping, and the
 closed-form memory lower bound drawn beside measured memory. No torch.
 
-Reads the CSV (or JSON) rows of vitbench.records; also the `flops --csv` files (no status column: every
+Reads the CSV (or JSON) rows of vitbench.schema; also the `flops --csv` files (no status column: every
 row counts as 'ok'). Rows with status != 'ok' keep their cost columns (used by cost figures) and are left
 out of everything measured.
 """
@@ -35,7 +35,7 @@ def load_results(path: str | Path) -> pd.DataFrame:
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise VitbenchError(f"{path} lacks required column(s) {', '.join(missing)}; a vitbench results file has "
-                            f"the config columns {', '.join(REQUIRED_COLUMNS)} (see vitbench.records)")
+                            f"the config columns {', '.join(REQUIRED_COLUMNS)} (see vitbench.schema)")
     return prepare(df, str(path))
 
 
@@ -111,12 +111,7 @@ def with_patch(arch: str, patch: int) -> str:
 
 def row_config(row) -> ViTConfig:
     """The ViTConfig a result row describes (no name grammar: the row's own numbers)."""
-    return ViTConfig(
-        name=str(row["model"]), patch=int(row["patch"]), img_size=(int(row["res_h"]), int(row["res_w"])),
-        dim=int(row["dim"]), depth=int(row["depth"]), heads=int(row["heads"]), mlp_ratio=float(row["mlp_ratio"]),
-        num_classes=int(row["classes"]), pool=str(row["pool"]), distill=bool(row["distill"]),
-        registers=int(row["registers"]),
-    )
+    return ViTConfig.from_row(row)
 
 
 def cost_rows(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame | str:
@@ -216,7 +211,7 @@ _MATERIALISES_SCORES = ("manual", "math")
 
 
 def memory_lower_bound_mb(row) -> float | None:
-    """A lower bound on the peak memory (MiB) of one forward: the measured base (`mem_base_mb`, what was
+    """A lower bound on the peak memory (MiB) of one forward: the measured base (`mem_base_mib`, what was
     resident before the model was built; 0 when absent) + weights + the tensors that must be live at once,
     in closed form — in the MLP: residual stream, its LayerNorm output and the hidden layer, B·N·(2D + F);
     with a materialised attention matrix (manual, math): residual, qkv and the scores, B·(4·N·D + h·N²).
@@ -230,6 +225,6 @@ def memory_lower_bound_mb(row) -> float | None:
     live = n * (2 * d + cfg.mlp_hidden)
     if row.get("attn") in _MATERIALISES_SCORES:
         live = max(live, 4 * n * d + cfg.heads * n * n)
-    base = row.get("mem_base_mb")
+    base = row.get("mem_base_mib")
     base = 0.0 if base is None or pd.isna(base) else float(base)
     return base + (int(row["params"]) * w_bytes + b * live * a_bytes) / 2**20

@@ -252,7 +252,7 @@ def measured_table(df: pd.DataFrame) -> str | None:
         body.append([r["arch"], int(r["patch"]), _res(r), int(r["tokens"]), get(r, "batch", lambda v: f"{v:.0f}"),
                      r.get("device"), r.get("dtype"), r.get("attn"), f"{num(r['latency_ms_median'])}{spread}",
                      get(r, "n_iters", lambda v: f"{v:.0f}"),
-                     get(r, "throughput_ips", num), get(r, "mem_peak_mb", lambda v: f"{v:,.0f}"),
+                     get(r, "throughput_ips", num), get(r, "mem_peak_mib", lambda v: f"{v:,.0f}"),
                      f"{100 * r['mfu']:.1f}%" if "mfu" in r and pd.notna(r["mfu"]) else None])
     return md_table(["model", "patch", "res (px)", "tokens", "batch", "device", "dtype", "attn",
                      "latency ms, median [p10–p90]", "n", "images/s", "peak MiB", "MFU"], body,

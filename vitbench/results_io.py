@@ -20,7 +20,7 @@ from typing import Iterable, Mapping, Optional, Sequence
 import pandas as pd
 
 from vitbench.errors import VitbenchError
-from vitbench.records import ALL_COLUMNS, CONFIG_KEY, EXACT_COLUMNS
+from vitbench.schema import ALL_COLUMNS, CONFIG_KEY, EXACT_COLUMNS
 
 
 def format_cell(value) -> str:
@@ -50,7 +50,7 @@ def canonical(text) -> str:
 
 
 def row_key(row: Mapping) -> tuple[str, ...]:
-    """The config key (records.CONFIG_KEY) of a row, canonical text; the join key of resume and merge."""
+    """The config key (schema.CONFIG_KEY) of a row, canonical text; the join key of resume and merge."""
     return tuple(canonical(row.get(c)) for c in CONFIG_KEY)
 
 
@@ -240,7 +240,7 @@ def _conflict(rows: pd.DataFrame, canon: pd.DataFrame) -> Optional[str]:
 
 def merge_files(paths: Sequence[str | Path], out: str | Path, force: bool = False) -> MergeReport:
     """Join result CSVs (e.g. shards) into `out`: drop identical rows; for rows with the same config key that
-    agree on records.EXACT_COLUMNS keep one (status ok first, else the first given); refuse (VitbenchError)
+    agree on schema.EXACT_COLUMNS keep one (status ok first, else the first given); refuse (VitbenchError)
     when such rows disagree on an exact column. Writes atomically; `out` must not exist unless `force`."""
     out = Path(out)
     if len(paths) < 1:

@@ -2,7 +2,7 @@
 invalid rows; resume (skip keys already written) and sharding. No torch at import.
 
 Cost-only points (measures among params / flops / split, or cost-only on cpu by `cpu.max_gmacs`) are built
-from records.config_fields + records.cost_fields (all exact cost columns): no torch, no weights, microseconds
+from ViTConfig.to_row + cost.analytic.cost_row (all exact cost columns): no torch, no weights, microseconds
 each. Points that measure latency or memory call `vitbench.measure.bench.run_point`, imported on first use.
 
 Test seam: the environment variable VITBENCH_TEST_POINT_DELAY_S (seconds, float) makes the runner sleep after
@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional, Protocol, Sequence
 
 from vitbench.errors import VitbenchError
-from vitbench.records import RUNTIME_KEY_COLUMNS, config_fields, cost_fields, make_row
+from vitbench.cost import analytic
+from vitbench.schema import RUNTIME_KEY_COLUMNS, make_row
 from vitbench.results_io import row_key
 from vitbench.suite import CONFIG_AXES, Point
 from vitbench.zoo import parse_res, preset
@@ -60,7 +61,7 @@ def _runtime_fields(point: Point) -> dict:
 def _invalid_config_fields(values: dict) -> dict:
     """Config columns of a point zoo.resolve refused: the preset's values overlaid with the point's own."""
     try:
-        base = config_fields(preset(values["model"]))
+        base = preset(values["model"]).to_row()
     except VitbenchError:
         base = {"model": values["model"]}
     base["tokens"] = None
@@ -74,14 +75,14 @@ def _invalid_config_fields(values: dict) -> dict:
 
 def point_row_key(point: Point) -> tuple[str, ...]:
     """The config key the point's row will have (known before running it)."""
-    fields = config_fields(point.cfg) if point.cfg else _invalid_config_fields(point.values)
+    fields = point.cfg.to_row() if point.cfg else _invalid_config_fields(point.values)
     return row_key({**fields, **_runtime_fields(point)})
 
 
 def cost_row(point: Point) -> dict:
     """A closed-form row: config, runtime keys and every exact cost column (params, MACs per image by
     component, attention-core share); time and memory columns stay empty."""
-    return make_row(**config_fields(point.cfg), **_runtime_fields(point), **cost_fields(point.cfg), status="ok")
+    return make_row(**point.cfg.to_row(), **_runtime_fields(point), **analytic.cost_row(point.cfg), status="ok")
 
 
 def invalid_row(point: Point) -> dict:
@@ -108,7 +109,7 @@ def execute(point: Point) -> dict:
     except VitbenchError:
         raise
     except Exception as e:  # noqa: BLE001 - never let one point end the sweep
-        row = make_row(**config_fields(point.cfg), **_runtime_fields(point), **cost_fields(point.cfg),
+        row = make_row(**point.cfg.to_row(), **_runtime_fields(point), **analytic.cost_row(point.cfg),
                        status="error", error=f"{type(e).__name__}: {e}")
     if row_key(row) != point_row_key(point):
         raise RuntimeError(f"bench returned a row for another config: {row_key(row)} != {point_row_key(point)}")

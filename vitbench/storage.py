@@ -1,6 +1,6 @@
 """Writing and reading result files: CSV / JSON rows plus a `.meta.json` sidecar. No torch.
 
-CSV rows are written in schema order (vitbench.records) when the rows carry schema columns.
+CSV rows are written in schema order (vitbench.schema) when the rows carry schema columns.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import re
 from dataclasses import dataclass
 
@@ -97,6 +98,49 @@ class ViTConfig:
     def replace(self, **changes) -> "ViTConfig":
         return dataclasses.replace(self, **changes)
 
+    def to_row(self) -> dict:
+        """The config columns of a result row (vitbench.schema, kind 'config')."""
+        return {
+            "model": self.name, "patch": self.patch, "res_h": self.img_size[0], "res_w": self.img_size[1],
+            "dim": self.dim, "depth": self.depth, "heads": self.heads, "mlp_ratio": self.mlp_ratio,
+            "classes": self.num_classes, "pool": self.pool, "registers": self.registers,
+            "distill": self.distill, "tokens": self.tokens,
+        }
+
+    @classmethod
+    def from_row(cls, row) -> "ViTConfig":
+        """The config a result row describes: the row's own numbers, not its name's preset (`tokens` is derived
+        and not read). Raises VitbenchError when a value is missing or not a valid number."""
+        try:
+            return cls(
+                name=str(row["model"]), patch=_as_int(row["patch"]),
+                img_size=(_as_int(row["res_h"]), _as_int(row["res_w"])), dim=_as_int(row["dim"]),
+                depth=_as_int(row["depth"]), heads=_as_int(row["heads"]), mlp_ratio=float(row["mlp_ratio"]),
+                num_classes=_as_int(row["classes"]), pool=str(row["pool"]), distill=_as_bool(row["distill"]),
+                registers=_as_int(row["registers"]),
+            )
+        except (KeyError, TypeError, ValueError, OverflowError) as e:
+            if isinstance(e, VitbenchError):
+                raise
+            raise VitbenchError(f"a result row does not describe a ViT config: {e}") from None
+
+
+def _as_int(value) -> int:
+    """An integer cell (4, 4.0, '4', '4.0'); ValueError for anything else (4.5, 'abc', inf, nan)."""
+    number = float(value)
+    if not number.is_integer():
+        raise ValueError(f"{value!r} is not an integer")
+    return int(number)
+
+
+def _as_bool(value) -> bool:
+    text = str(value).strip().lower()
+    if text in ("true", "1", "1.0"):
+        return True
+    if text in ("false", "0", "0.0", ""):
+        return False
+    raise ValueError(f"{value!r} is not a boolean")
+
 
 def _nearest_multiples(value: int, step: int) -> str:
     """The multiples of `step` just below and above `value`, e.g. (225, 16) -> '224 or 240'."""
@@ -113,8 +157,11 @@ def validate(cfg: ViTConfig) -> None:
     for key, value in positive.items():
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise VitbenchError(f"{key} must be a positive integer, got {value!r}")
-    if not (isinstance(cfg.mlp_ratio, (int, float)) and cfg.mlp_ratio > 0 and cfg.mlp_hidden >= 1):
-        raise VitbenchError(f"mlp ratio must be positive, got {cfg.mlp_ratio!r}")
+    ratio = cfg.mlp_ratio
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not math.isfinite(ratio) or ratio <= 0 \
+            or cfg.mlp_hidden < 1:
+        raise VitbenchError(f"mlp ratio must be a finite number > 0 (MLP hidden = ratio × width >= 1), "
+                            f"got {ratio!r}")
     if cfg.num_classes < 0:
         raise VitbenchError(f"classes must be >= 0 (0 = no head), got {cfg.num_classes}")
     if cfg.registers < 0:

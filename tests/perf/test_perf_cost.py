@@ -5,7 +5,7 @@ import pytest
 
 from vitbench.cost import analytic
 from vitbench.cost.counters import count
-from vitbench.records import cost_fields
+from vitbench.cost.analytic import cost_row
 from vitbench.zoo import PRESETS, preset, resolve
 
 pytestmark = pytest.mark.perf
@@ -23,7 +23,7 @@ def test_closed_form_macs_whole_zoo(benchmark):
 
 @pytest.mark.benchmark(group="cost")
 def test_cost_fields_whole_zoo(benchmark):
-    rows = benchmark(lambda: [cost_fields(cfg) for cfg in ZOO])
+    rows = benchmark(lambda: [cost_row(cfg) for cfg in ZOO])
     assert rows[0]["params"] == analytic.params(ZOO[0]).total
 
 

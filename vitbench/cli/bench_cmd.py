@@ -54,7 +54,7 @@ def _load() -> float | None:
 def _caption(spec, device: str, explicit: bool, threads: int) -> str:
     clock = "CUDA events" if device.startswith("cuda") else f"perf_counter_ns, {threads} torch threads"
     memory = ("peak MB: allocator peak (max_memory_allocated) incl. weights and input" if device.startswith("cuda")
-              else "peak MB: peak RSS of the measuring child process, incl. python + torch (mem_base_mb)")
+              else "peak MB: peak RSS of the measuring child process, incl. python + torch (mem_base_mib)")
     cpu_note = "" if device.startswith("cuda") or explicit else " CPU defaults (fewer iterations than on CUDA)."
     return (f"ms per forward of the whole batch: median of n timed iterations ({clock}), p10–p90, IQR = p75−p25. "
             f"Warm-up ≥{spec.warmup} iterations and ≥{spec.min_warmup_s:g} s; timed ≥{spec.iters} iterations and "

@@ -43,7 +43,7 @@ def compare(
         help="Per-metric limit NAME=PCT, e.g. latency_ms_median=5% (repeatable).")] = None,
     metrics: Annotated[Optional[list[str]], typer.Option(
         help="Compare only these metrics (repeatable or comma-separated). Default: every exact cost metric and "
-             "latency_ms_median, throughput_ips, mem_peak_mb that both files carry.")] = None,
+             "latency_ms_median, throughput_ips, mem_peak_mib that both files carry.")] = None,
     spread_k: Annotated[float, typer.Option(
         help="A noisy metric regresses only if worse by more than K x the runs' combined spread.")] = 1.0,
     strict: Annotated[bool, typer.Option(

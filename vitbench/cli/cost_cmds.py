@@ -53,7 +53,6 @@ def flops(
 
     Convention: 1 MAC = 2 FLOPs. Default counter: the closed form (no torch)."""
     from vitbench.cost.counters import COUNT_DEVICES, COUNTERS, count
-    from vitbench.records import flops_row
     from vitbench.render.cost import COUNTER_FOOTNOTES, counters_table, flops_table
 
     if counter not in COUNTERS + ("all",):
@@ -73,7 +72,8 @@ def flops(
         else:
             records = [count(cfg, counter, device, batch)]
             out.print(flops_table(cfg, records[0], batch, device if counter != "analytic" else "closed form"))
-        rows += [flops_row(cfg, r, batch, device if r.counter != "analytic" else "closed-form") for r in records]
+        rows += [{**cfg.to_row(), "counter": r.counter, "count_device": device if r.counter != "analytic" else "",
+                  "batch": batch, "params": analytic.params(cfg).total, **r.to_row()} for r in records]
     from vitbench.storage import write_rows
 
     for path in (csv, json):

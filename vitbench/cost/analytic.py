@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from vitbench.cost.breakdown import Breakdown, ParamBreakdown
+from vitbench.cost.breakdown import MATMUL_COMPONENTS, Breakdown, ParamBreakdown
 from vitbench.zoo import ViTConfig
 
 
@@ -49,6 +49,14 @@ def macs(cfg: ViTConfig) -> Breakdown:
         softmax=L * cfg.heads * N * N,
         gelu=L * N * F,
     )
+
+
+def cost_row(cfg: ViTConfig) -> dict:
+    """The exact cost columns of a result row (vitbench.schema, kind 'cost'): params, MACs per image in total
+    and by component, and the attention core's share of them."""
+    m = macs(cfg)
+    return {"params": params(cfg).total, "macs": m.total, **{f"macs_{c}": getattr(m, c) for c in MATMUL_COMPONENTS},
+            "attn_core_share": round(m.share("attn_core"), 6)}
 
 
 @dataclass(frozen=True)

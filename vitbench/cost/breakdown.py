@@ -9,18 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-MATMUL_COMPONENTS = ("patch_embed", "attn_proj", "attn_core", "mlp", "head")
-ELEMENTWISE_COMPONENTS = ("norm", "softmax", "gelu")
-COMPONENT_LABELS = {
-    "patch_embed": "patch embed (conv)",
-    "attn_proj": "attention projections (qkv + out)",
-    "attn_core": "attention core (QKᵀ, AV)",
-    "mlp": "MLP (fc1 + fc2)",
-    "head": "head",
-    "norm": "LayerNorm",
-    "softmax": "softmax",
-    "gelu": "GELU",
-}
+from vitbench.components import ELEMENTWISE as ELEMENTWISE_COMPONENTS
+from vitbench.components import MATMUL as MATMUL_COMPONENTS
 
 
 @dataclass(frozen=True)
@@ -62,6 +52,14 @@ class Breakdown:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def to_row(self) -> dict:
+        """MACs, FLOPs (2 × MACs) and element-ops per image as result columns (vitbench.schema
+        FLOPS_COLUMNS): macs, flops, macs_<component>, ops_<elementwise>, attn_core_share."""
+        return {"macs": self.total, "flops": 2 * self.total,
+                **{f"macs_{c}": getattr(self, c) for c in MATMUL_COMPONENTS},
+                **{f"ops_{c}": getattr(self, c) for c in ELEMENTWISE_COMPONENTS},
+                "attn_core_share": round(self.share("attn_core"), 6)}
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from typing import Callable, Sequence
 
 import torch
 
-from vitbench import records
+from vitbench import schema
+from vitbench.cost.analytic import cost_row
 from vitbench.errors import VitbenchError
 from vitbench.measure import backends, external, memory, stats, timer
 from vitbench.measure.spec import ATTN_BACKENDS, DTYPES, MEASURES, BenchSpec
@@ -90,17 +91,17 @@ def validate(spec: BenchSpec, measures: Sequence[str]) -> None:
 def base_fields(cfg: ViTConfig, spec: BenchSpec, device: str, measures: Sequence[str]) -> dict:
     """Config, runtime key, context and (when asked) closed-form cost columns of a row."""
     fields = {
-        **records.config_fields(cfg), "batch": spec.batch, "device": device, "dtype": spec.dtype,
-        "attn": spec.attn, "compile": spec.compile, "device_name": device_name(device),
+        **cfg.to_row(), "batch": spec.batch, "device": device, "dtype": spec.dtype,
+        "attn": spec.attn, "compile": spec.compile, "mode": spec.mode, "device_name": device_name(device),
         "threads": torch.get_num_threads(),
     }
     if "params" in measures or "flops" in measures:
-        fields.update(records.cost_fields(cfg))
+        fields.update(cost_row(cfg))
     return fields
 
 
 def run_point(cfg: ViTConfig, spec: BenchSpec, measures: Sequence[str] = DEFAULT_MEASURES) -> dict:
-    """Measure one point and return one full row (`records.make_row`). See the module docstring.
+    """Measure one point and return one full row (`schema.make_row`). See the module docstring.
 
     Only params/flops asked: closed form, no weights allocated. CPU memory (peak RSS) and `spec.isolate`
     run the point in a child process (vitbench.measure.isolate)."""
@@ -108,7 +109,7 @@ def run_point(cfg: ViTConfig, spec: BenchSpec, measures: Sequence[str] = DEFAULT
     validate(spec, measures)
     want = wants(spec, measures)
     if not want.runtime:
-        return records.make_row(**base_fields(cfg, spec, device, measures), status="ok")
+        return schema.make_row(**base_fields(cfg, spec, device, measures), status="ok")
     if spec.isolate or (device == "cpu" and want.memory):
         from vitbench.measure.isolate import run_isolated
 
@@ -128,7 +129,7 @@ def measure_row(cfg: ViTConfig, spec: BenchSpec, measures: Sequence[str], device
         row["status"], row["error"] = backends.describe_error(e)
     finally:
         memory.release(device)
-    return records.make_row(**row)
+    return schema.make_row(**row)
 
 
 def _build(cfg: ViTConfig, spec: BenchSpec, device: str):
@@ -150,10 +151,10 @@ def _measure(cfg: ViTConfig, spec: BenchSpec, device: str, want: Wants) -> dict:
         raise backends.Unsupported("--split hooks need vitbench's own model (blocks[i].attn.core)")
     cuda = timer.is_cuda(device)
     torch.manual_seed(0)
-    cols: dict = {"mem_base_mb": memory.cuda_allocated_mb(device)} if cuda and want.memory else {}
+    cols: dict = {"mem_base_mib": memory.cuda_allocated_mb(device)} if cuda and want.memory else {}
     model = _build(cfg, spec, device)
     if want.memory:
-        cols["mem_weights_mb"] = (memory.cuda_allocated_mb(device) - cols["mem_base_mb"] if cuda
+        cols["mem_weights_mib"] = (memory.cuda_allocated_mb(device) - cols["mem_base_mib"] if cuda
                                   else memory.tensor_bytes(model) / memory.MIB)
     x = example_input(cfg, spec.batch, device, backends.weight_dtype(spec.dtype))
     with backends.precision(spec.dtype), backends.forward_context(spec.dtype, spec.attn, device):
@@ -173,7 +174,7 @@ def _measure(cfg: ViTConfig, spec: BenchSpec, device: str, want: Wants) -> dict:
         elif want.memory:
             call()
         if cuda and want.memory:
-            cols["mem_peak_mb"] = memory.cuda_peak_mb(device)
+            cols["mem_peak_mib"] = memory.cuda_peak_mb(device)
         if want.split:
             from vitbench.measure.split import measure_split
 

@@ -2,7 +2,7 @@
 
 The parent writes the config, spec, measures, device and its torch thread count as JSON; the child measures
 in-process (vitbench.measure.bench.measure_row) with the same thread count, adds its own peak RSS on CPU
-(mem_peak_mb; mem_base_mb = its RSS after importing torch, before the model was built) and writes the row back. A child that dies
+(mem_peak_mib; mem_base_mib = its RSS after importing torch, before the model was built) and writes the row back. A child that dies
 (segfault, OOM killer, os._exit) or times out becomes a row with status 'error' and the exit code or
 signal in `error`, so a sweep goes on.
 
@@ -56,7 +56,7 @@ def run_isolated(cfg: ViTConfig, spec: BenchSpec, measures: Sequence[str], devic
     """Measure the point in a fresh `python -m vitbench.measure.isolate` process; always returns a row."""
     import torch
 
-    from vitbench import records
+    from vitbench import schema
     from vitbench.measure.bench import base_fields
 
     spec = dataclasses.replace(spec, isolate=False)
@@ -67,11 +67,11 @@ def run_isolated(cfg: ViTConfig, spec: BenchSpec, measures: Sequence[str], devic
             proc = subprocess.run([sys.executable, "-m", "vitbench.measure.isolate", str(req), str(res)],
                                   capture_output=True, text=True, timeout=timeout_s)
             if proc.returncode == 0 and res.exists():
-                return records.make_row(**json.loads(res.read_text()))
+                return schema.make_row(**json.loads(res.read_text()))
             error = exit_reason(proc.returncode, proc.stderr)
         except subprocess.TimeoutExpired:
             error = f"child process timed out after {timeout_s:g} s"
-    return records.make_row(**base_fields(cfg, spec, device, measures), status="error", error=error)
+    return schema.make_row(**base_fields(cfg, spec, device, measures), status="error", error=error)
 
 
 def _die_if_asked() -> None:
@@ -97,8 +97,8 @@ def child_main(request_path: str, result_path: str) -> None:
     spec = BenchSpec(**req["spec"])
     row = measure_row(cfg, spec, req["measures"], req["device"])
     if req["device"] == "cpu" and wants(spec, req["measures"]).memory and row["status"] == "ok":
-        row["mem_peak_mb"] = memory.peak_rss_mb()
-        row["mem_base_mb"] = base_mb
+        row["mem_peak_mib"] = memory.peak_rss_mb()
+        row["mem_base_mib"] = base_mb
     Path(result_path).write_text(json.dumps(row))
 
 

@@ -4,7 +4,7 @@ CUDA: the caching allocator's counters: `memory_allocated` before and after the 
 `reset_peak_memory_stats` before the timed forwards and `max_memory_allocated` after them (peak: weights +
 input + activations + workspaces; the CUDA context itself is not an allocation and is not counted).
 CPU: the peak resident set size (RSS) of the isolated child process that measured the point, which includes
-the interpreter and torch's own footprint (reported apart as `mem_base_mb`); weights are the parameter and
+the interpreter and torch's own footprint (reported apart as `mem_base_mib`); weights are the parameter and
 buffer bytes.
 """
 

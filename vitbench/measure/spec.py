@@ -10,6 +10,7 @@ from dataclasses import dataclass
 DTYPES = ("fp32", "tf32", "fp16", "bf16", "amp-fp16", "amp-bf16")
 ATTN_BACKENDS = ("sdpa", "flash", "efficient", "cudnn", "math", "manual")
 MEASURES = ("params", "flops", "split", "latency", "memory")
+MODES = ("infer", "train")
 RUNTIME_MEASURES = ("latency", "memory")  # the measures that run the model; the rest are closed form
 
 
@@ -36,3 +37,4 @@ class BenchSpec:
     split: bool = False
     memory: bool = True
     isolate: bool = False
+    mode: str = "infer"

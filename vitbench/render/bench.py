@@ -54,8 +54,8 @@ def bench_table(rows: list[dict], title: str, caption: str) -> Table:
             cells.append(_num(r["max_batch"], "d"))
         spread = "-" if r["latency_ms_p10"] is None else f"{fmt_ms(r['latency_ms_p10'])}–{fmt_ms(r['latency_ms_p90'])}"
         cells += [fmt_ms(r["latency_ms_median"]), spread, fmt_ms(r["latency_ms_iqr"]), _num(r["n_iters"], "d"),
-                  _num(r["throughput_ips"], ",.1f"), _num(r["mem_weights_mb"], ",.1f"),
-                  _num(r["mem_peak_mb"], ",.1f"), _num(r["tflops_achieved"], ".4g")]
+                  _num(r["throughput_ips"], ",.1f"), _num(r["mem_weights_mib"], ",.1f"),
+                  _num(r["mem_peak_mib"], ",.1f"), _num(r["tflops_achieved"], ".4g")]
         if cuda:
             cells.append(fmt_pct(r["mfu"]))
         table.add_row(*cells, _status(r))

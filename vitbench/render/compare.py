@@ -10,11 +10,11 @@ from rich.table import Table
 from rich.text import Text
 
 from vitbench.compare import Comparison, Finding
-from vitbench.records import EXACT_COLUMNS
+from vitbench.schema import EXACT_COLUMNS
 from vitbench.render import fmt_int, fmt_pct
 
 STYLES = {"regression": "bold red", "improved": "green", "changed": "yellow", "noise": "yellow", "ok": "dim"}
-UNITS = {"latency_ms_median": "ms", "throughput_ips": "img/s", "mem_peak_mb": "MiB"}
+UNITS = {"latency_ms_median": "ms", "throughput_ips": "img/s", "mem_peak_mib": "MiB"}
 
 
 def shown(result: Comparison, show_all: bool = False) -> list[Finding]:

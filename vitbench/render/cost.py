@@ -5,7 +5,8 @@ from __future__ import annotations
 from rich.table import Table
 
 from vitbench.cost.analytic import Crossover
-from vitbench.cost.breakdown import COMPONENT_LABELS, ELEMENTWISE_COMPONENTS, MATMUL_COMPONENTS, Breakdown, ParamBreakdown
+from vitbench.components import LABELS as COMPONENT_LABELS
+from vitbench.cost.breakdown import ELEMENTWISE_COMPONENTS, MATMUL_COMPONENTS, Breakdown, ParamBreakdown
 from vitbench.render import fmt_int, fmt_pct, fmt_si
 from vitbench.zoo import ViTConfig
 

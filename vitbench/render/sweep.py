@@ -79,7 +79,7 @@ def row_outcome(row: dict) -> str:
     latency = _num(row.get("latency_ms_median"))
     if latency is not None:
         spread = f" (p10 {_fmt_ms(row.get('latency_ms_p10'))}, p90 {_fmt_ms(row.get('latency_ms_p90'))})"
-        mem = _num(row.get("mem_peak_mb"))
+        mem = _num(row.get("mem_peak_mib"))
         return f"[green]ok[/] {_fmt_ms(latency)} ms median{spread}" + (f" · peak {mem:,.0f} MiB" if mem else "")
     parts = [f"{_fmt_gmacs(row)} GMACs/img"] if _gmacs(row) is not None else []
     if _num(row.get("params")) is not None:
@@ -224,7 +224,7 @@ def _cell(row: Optional[dict], metric: str) -> str:
 
 # (column, short title): latency is the median per forward of the whole batch; GMACs are per image.
 MEASURED_PIVOTS = (("latency_ms_median", "latency ms (median)"), ("throughput_ips", "images/s"),
-                   ("mem_peak_mb", "peak MiB"), ("gmacs", "GMACs/image"))
+                   ("mem_peak_mib", "peak MiB"), ("gmacs", "GMACs/image"))
 COST_PIVOTS = (("gmacs", "GMACs/image"), ("params", "params (M)"), ("attn_core_share", "attn core share"))
 COST_METRICS = ("gmacs", "params", "attn_core_share")
 PIVOT_NOTE = ("GMACs per image, closed form (1 MAC = 2 FLOPs); latency per forward of the batch, median over "
@@ -269,7 +269,7 @@ def _pivots(found: list, axes: list[str]) -> list[Table]:
 
 def _long_table(found: list, axes: list[str]) -> Table:
     measured = any(r is not None and _num(r.get("latency_ms_median")) is not None for _, r in found)
-    memory = any(r is not None and _num(r.get("mem_peak_mb")) is not None for _, r in found)
+    memory = any(r is not None and _num(r.get("mem_peak_mib")) is not None for _, r in found)
     table = Table(caption="GMACs per image (1 MAC = 2 FLOPs); attn core: share of MACs in QKᵀ and AV; "
                   "latency per forward of the batch, median and p10–p90 over timed iterations")
     for a in axes:
@@ -296,7 +296,7 @@ def _long_table(found: list, axes: list[str]) -> Table:
                       if lat is not None else "-",
                       _fmt_number(_num(row["throughput_ips"])) if _num(row.get("throughput_ips")) is not None else "-"]
         if memory:
-            mem = _num(row.get("mem_peak_mb"))
+            mem = _num(row.get("mem_peak_mib"))
             cells.append(f"{mem:,.0f}" if mem is not None else "-")
         status = row.get("status") or "not run"
         cells.append(status if status == "ok" else f"[red]{escape(str(status))}[/]")

@@ -1,0 +1,25 @@
+import pytest
+
+from vitbench import samples
+from vitbench.errors import VitbenchError
+
+
+def test_samples_round_trip_exactly_and_by_key(tmp_path):
+    path = samples.path_for(tmp_path / "run.csv")
+    assert path.name == "run.samples.csv"
+    a, b = samples.digest(("vit_b16", "224")), samples.digest(("vit_b16", "384"))
+    assert a != b and len(a) == 16
+    values = [0.1 + 0.2, 1e-7, 1234.5678901234]
+    path.write_bytes(samples.HEADER.encode() + samples.lines(a, "latency_ms", values)
+                     + samples.lines(b, "latency_ms", [2.0]) + samples.lines(a, "time_ms_mlp", [9.0]))
+    got = samples.by_key(path)
+    assert list(got[a]) == values and list(got[b]) == [2.0]
+    assert list(samples.by_key(path, "time_ms_mlp")[a]) == [9.0]
+    assert samples.by_key(tmp_path / "none.samples.csv") == {}
+
+
+def test_a_file_that_is_not_a_samples_file_is_bad_input(tmp_path):
+    path = tmp_path / "x.samples.csv"
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(VitbenchError, match="not a vitbench samples file"):
+        samples.read(path)

@@ -1,0 +1,211 @@
+"""Every column vitbench writes, defined once: name, kind, unit, table label, meaning, formatter, which
+direction is better and whether it is compared exactly. No torch.
+
+Tables, CSV headers, `compare`, plots and reports read this registry; adding a column touches this file only.
+
+Conventions: MAC columns are per image (1 MAC = 1 multiply-add = 2 FLOPs); time in milliseconds per iteration of
+the whole batch (an inference forward, or a training step); memory in MiB (2**20 bytes, hence `_mib`); throughput
+in images per second; shares are fractions (0..1).
+
+Kinds:
+  config    the model and its input (with the runtime key: the row's key for resume and merge)
+  runtime   how the point ran: batch, device, dtype, attention backend, compile, mode
+  cost      exact, from the closed form (equal to both counters, see README)
+  measured  timings, memory and efficiency taken by running the model
+  context   what the measurement ran on or found out (device name, threads, the attention kernel that ran)
+  status    `ok`, `oom`, `unsupported`, `error` or `invalid`, and one line saying why
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from vitbench.components import ELEMENTWISE, MATMUL, TIMED
+
+KINDS = ("config", "runtime", "cost", "measured", "context", "status")
+STATUSES = ("ok", "oom", "unsupported", "error", "invalid")
+FORMATS = ("text", "int", "float", "ms", "mib", "pct", "bool", "s")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One result column. `unit` is what a table header shows; `better` is 'lower', 'higher' or None (not a
+    figure of merit); `exact` columns are compared to the unit by `compare` (a change is a bug or a decision)."""
+
+    name: str
+    kind: str
+    unit: str
+    label: str
+    doc: str
+    fmt: str = "text"
+    better: str | None = None
+    exact: bool = False
+
+    def __post_init__(self) -> None:
+        assert self.kind in KINDS and self.fmt in FORMATS and self.better in (None, "lower", "higher"), self
+
+
+def _c(name, kind, unit, label, doc, fmt="text", better=None, exact=False) -> Column:
+    return Column(name, kind, unit, label, doc, fmt, better, exact)
+
+
+_COMPONENT_DOC = {"patch_embed": "patch embedding (conv)", "attn_proj": "attention projections (qkv + out)",
+                  "attn_core": "attention core (QKᵀ and AV)", "mlp": "MLP (fc1 + fc2)", "head": "classifier head"}
+
+COLUMNS: tuple[Column, ...] = (
+    # -- config: the model and its input
+    _c("model", "config", "", "model", "zoo name, or timm:NAME / torchvision:NAME"),
+    _c("patch", "config", "px", "patch", "patch size", "int"),
+    _c("res_h", "config", "px", "height", "input height", "int"),
+    _c("res_w", "config", "px", "width", "input width", "int"),
+    _c("dim", "config", "", "D", "width D", "int"),
+    _c("depth", "config", "", "L", "blocks L", "int"),
+    _c("heads", "config", "", "heads", "attention heads", "int"),
+    _c("mlp_ratio", "config", "", "MLP ratio", "MLP hidden width / D", "float"),
+    _c("classes", "config", "", "classes", "classifier outputs (0 = no head)", "int"),
+    _c("pool", "config", "", "pool", "cls or gap"),
+    _c("registers", "config", "", "registers", "register tokens", "int"),
+    _c("distill", "config", "", "distill", "DeiT distillation token and second head", "bool"),
+    _c("tokens", "config", "", "tokens", "sequence length N seen by every block", "int", exact=True),
+    # -- runtime key
+    _c("batch", "runtime", "", "batch", "images per iteration", "int"),
+    _c("device", "runtime", "", "device", "cpu, cuda or cuda:N (resolved: never auto)"),
+    _c("dtype", "runtime", "", "dtype", "fp32, tf32, fp16, bf16, amp-fp16 or amp-bf16"),
+    _c("attn", "runtime", "", "attn", "sdpa (torch picks), flash / efficient / cudnn / math (pinned), manual"),
+    _c("compile", "runtime", "", "compiled", "torch.compile'd (static shapes, compiled per point)", "bool"),
+    _c("mode", "runtime", "", "mode", "infer (forward) or train (forward + loss + backward + optimizer step)"),
+    # -- exact cost, per image
+    _c("params", "cost", "params", "params", "trainable parameters, exact", "int", "lower", True),
+    _c("macs", "cost", "MACs/image", "MACs", "forward MACs per image, all matmul components", "int", "lower", True),
+    *(_c(f"macs_{c}", "cost", "MACs/image", f"{c} MACs", f"forward MACs per image in the {_COMPONENT_DOC[c]}",
+         "int", "lower", True) for c in MATMUL),
+    _c("attn_core_share", "cost", "fraction", "attn core", "attention-core MACs / total MACs", "pct"),
+    # -- measured: time
+    _c("latency_ms_median", "measured", "ms", "median ms", "median time per iteration of the batch", "ms", "lower"),
+    _c("latency_ms_p10", "measured", "ms", "p10 ms", "10th percentile of the timed iterations", "ms"),
+    _c("latency_ms_p90", "measured", "ms", "p90 ms", "90th percentile of the timed iterations", "ms"),
+    _c("latency_ms_iqr", "measured", "ms", "IQR ms", "interquartile range p75 − p25", "ms"),
+    _c("latency_ms_mean", "measured", "ms", "mean ms", "mean of the timed iterations", "ms"),
+    _c("latency_ms_std", "measured", "ms", "std ms", "sample standard deviation (ddof 1)", "ms"),
+    _c("n_iters", "measured", "", "n", "timed iterations behind the statistics", "int"),
+    _c("throughput_ips", "measured", "img/s", "img/s", "batch / median latency", "float", "higher"),
+    _c("warmup_iters", "measured", "", "warm-up", "warm-up iterations run before timing", "int"),
+    _c("warmup_s", "measured", "s", "warm-up s", "seconds spent warming up (after compiling)", "s"),
+    _c("compile_s", "measured", "s", "compile s", "seconds torch.compile took (first call), compiled rows only",
+       "s"),
+    # -- measured: memory
+    _c("mem_weights_mib", "measured", "MiB", "weights MiB", "parameter and buffer bytes", "mib"),
+    _c("mem_peak_mib", "measured", "MiB", "peak MiB",
+       "CUDA: max_memory_allocated over the timed iterations; CPU: peak RSS of the measuring child process",
+       "mib", "lower"),
+    _c("mem_base_mib", "measured", "MiB", "base MiB",
+       "resident before the model was built (CPU: python + torch, part of the peak)", "mib"),
+    # -- measured: efficiency
+    _c("tflops_achieved", "measured", "TFLOP/s", "TFLOP/s", "2 · macs · batch / median, in 1e12 FLOP/s", "float",
+       "higher"),
+    _c("mfu", "measured", "fraction", "MFU", "tflops_achieved / the GPU's dense datasheet peak for the dtype",
+       "pct", "higher"),
+    # -- measured: time per component (--split)
+    *(_c(f"time_ms_{c}", "measured", "ms", f"{c} ms", f"--split: time in {c}, summed over blocks", "ms")
+      for c in TIMED),
+    *(_c(f"time_share_{c}", "measured", "fraction", f"{c} share", f"--split: share of the iteration in {c}",
+         "pct") for c in TIMED),
+    # -- context
+    _c("attn_kernel", "context", "", "kernel",
+       "attention op that ran in a profiled iteration (aten op name, or math when QKᵀ/softmax/AV ran apart)"),
+    _c("device_name", "context", "", "device name", "GPU or CPU model"),
+    _c("threads", "context", "", "threads", "torch intra-op threads", "int"),
+    _c("max_batch", "context", "", "max batch", "--find-max-batch: largest batch that fits", "int"),
+    # -- status
+    _c("status", "status", "", "status", " | ".join(STATUSES)),
+    _c("error", "status", "", "error", "one line saying why the status is not ok"),
+)
+
+# `vitbench flops --csv/--json`: one row per counter, config columns first, then these (MACs per image).
+COUNTER_COLUMNS: tuple[Column, ...] = (
+    _c("counter", "context", "", "counter", "analytic (closed form), fvcore or torch (FlopCounterMode)"),
+    _c("count_device", "context", "", "traced on", "where the counter traced: meta, cpu, cuda (closed-form: none)"),
+    _c("flops", "cost", "FLOPs/image", "FLOPs", "2 × macs", "int", "lower", True),
+    *(_c(f"ops_{c}", "cost", "element-ops/image", f"{c} ops",
+         f"{c} element-ops per image (LayerNorm 5 per element; softmax, GELU 1); empty where the counter "
+         f"does not see them", "int") for c in ELEMENTWISE),
+)
+
+BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS + COUNTER_COLUMNS}
+ALL_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+
+
+def names(*kinds: str) -> tuple[str, ...]:
+    """Column names of the given kinds, in schema order."""
+    return tuple(c.name for c in COLUMNS if c.kind in kinds)
+
+
+CONFIG_COLUMNS = names("config")
+RUNTIME_KEY_COLUMNS = names("runtime")
+# The key resume and merge join on: the whole config (tokens follows from it) and the runtime key.
+CONFIG_KEY = tuple(c for c in CONFIG_COLUMNS if c != "tokens") + RUNTIME_KEY_COLUMNS
+COST_COLUMNS = names("cost")
+EXACT_COLUMNS = tuple(c.name for c in COLUMNS if c.exact)
+MEASURED_COLUMNS = names("measured")
+LATENCY_COLUMNS = tuple(c for c in MEASURED_COLUMNS if c.startswith("latency_ms_")) + ("n_iters",)
+SPLIT_COLUMNS = tuple(c for c in MEASURED_COLUMNS if c.startswith(("time_ms_", "time_share_")))
+FLOPS_COLUMNS = CONFIG_COLUMNS + ("counter", "count_device", "batch", "params", "macs", "flops") + tuple(
+    f"macs_{c}" for c in MATMUL) + tuple(f"ops_{c}" for c in ELEMENTWISE) + ("attn_core_share",)
+
+
+def make_row(**values) -> dict:
+    """A full result row in schema order; unknown columns or statuses are a programming error, missing ones
+    empty (None)."""
+    unknown = set(values) - set(BY_NAME)
+    if unknown:
+        raise KeyError(f"not in the result schema: {', '.join(sorted(unknown))}")
+    if values.get("status") not in STATUSES + (None,):
+        raise ValueError(f"status {values['status']!r} is not one of {', '.join(STATUSES)}")
+    return {column: values.get(column) for column in ALL_COLUMNS}
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value == ""
+
+
+def format_value(name: str, value) -> str:
+    """A cell as a table shows it, by the column's formatter: exact integers with separators, ms to 3-4
+    significant digits, MiB to 0.1, fractions as percentages. '-' when missing."""
+    if _missing(value):
+        return "-"
+    kind = BY_NAME[name].fmt if name in BY_NAME else "text"
+    try:
+        if kind == "int":
+            return f"{int(float(value)):,}"
+        if kind == "ms":
+            return fmt_ms(float(value))
+        if kind == "mib":
+            return f"{float(value):,.1f}"
+        if kind == "pct":
+            return f"{100 * float(value):.1f}%"
+        if kind == "s":
+            return f"{float(value):.2f}"
+        if kind == "float":
+            return f"{float(value):,.4g}" if abs(float(value)) < 1000 else f"{float(value):,.0f}"
+        if kind == "bool":
+            return "yes" if str(value).strip().lower() in ("true", "1", "1.0", "yes") else "no"
+    except (TypeError, ValueError):
+        return str(value)
+    return str(value)
+
+
+def fmt_ms(value: float) -> str:
+    """Milliseconds with 3-4 significant digits: 0.0123, 1.234, 12.34, 123.4, 1,234."""
+    if value < 1:
+        return f"{value:.3g}"
+    if value < 10:
+        return f"{value:.3f}"
+    return f"{value:.2f}" if value < 100 else f"{value:,.1f}" if value < 1000 else f"{value:,.0f}"
+
+
+def header(name: str) -> str:
+    """A column's table header: its label, with the unit where the label does not already carry it."""
+    col = BY_NAME[name]
+    unit = "" if not col.unit or col.unit in col.label or col.unit in ("fraction", "px") else f" ({col.unit})"
+    return col.label + unit
