@@ -44,7 +44,8 @@ def timm_twin(cfg):
 def main(argv=None) -> int:
     import torch
 
-    from vitbench.measure.bench import device_name, resolve_device
+    from vitbench.devices import device_name
+    from vitbench.devices import resolve as resolve_device
     from vitbench.measure.stats import summarize
     from vitbench.measure.timer import overhead_ms, time_fn
     from vitbench.model import build_model, example_input

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from synthetic_runs import TINY_CONFIGS, row
 from vitbench.cli import app
 from vitbench.schema import CONFIG_KEY, make_row
-from vitbench.results_io import CsvAppender, load_text, row_key
+from vitbench.results_io import load_text, row_key
+from vitbench.session import Session
 from vitbench.storage import write_rows
 from vitbench.zoo import PRESETS, preset
 
@@ -137,7 +138,7 @@ def test_baseline_update_writes_the_csv_and_its_metadata(tmp_path):
     rows = load_text(out)
     assert list(rows["res_h"]) == ["32", "64"] and set(rows["status"]) == {"ok"}
     meta = json.loads(out.with_name("tiny_cost.meta.json").read_text())
-    assert meta["output"] == str(out) and meta["suite"]["name"] == "tiny_cost"
+    assert meta["output"] == str(out) and meta["settings"]["suite"]["name"] == "tiny_cost"
     assert not list(out.parent.glob(".*"))  # the temporary file is gone
     again = invoke("baseline", "update", _tiny_suite(tmp_path), "-o", out)  # replaces an existing baseline
     assert again.exit_code == 0, again.output
@@ -149,8 +150,8 @@ def test_baseline_update_keeps_the_old_baseline_when_a_point_fails(tmp_path, mon
 
     out = tmp_path / "tiny_cost.csv"
     out.write_text("old\n")
-    monkeypatch.setattr(vitbench.runner, "execute", lambda point: make_row(
-        **vitbench.runner.cost_row(point) | {"status": "error", "error": "boom"}))
+    monkeypatch.setattr(vitbench.runner, "execute", lambda point: vitbench.runner.Result(
+        vitbench.runner.cost_row(point) | {"status": "error", "error": "boom"}))
     result = invoke("baseline", "update", _tiny_suite(tmp_path), "-o", out)
     assert result.exit_code == 2
     assert "2 point(s) did not run ok ({'error': 2}); " in result.output and "left unchanged" in result.output
@@ -174,7 +175,7 @@ def _fresh_rows(suite: str) -> list[dict]:
 def test_committed_zoo_cost_baseline_equals_a_fresh_computation(tmp_path):
     """A change to the cost model (or the zoo) must come with `vitbench baseline update suites/zoo_cost.yaml`."""
     fresh = tmp_path / "zoo_cost.csv"
-    with CsvAppender(fresh) as writer:
+    with Session(fresh, kind="test") as writer:
         for r in _fresh_rows("zoo_cost.yaml"):
             writer.append(r)
     assert fresh.read_bytes() == (ROOT / "results" / "baselines" / "zoo_cost.csv").read_bytes()

@@ -42,7 +42,7 @@ def test_flops_default_closed_form_with_convention():
     assert result.exit_code == 0
     assert "55,484,350,464" in result.output and "110.969" in result.output  # MACs and GFLOPs
     assert "1 MAC = 1 multiply-add = 2 FLOPs" in result.output
-    assert "attention share" in result.output
+    assert "attention (proj + core)" in result.output
 
 
 def test_flops_batch_scales_totals():
@@ -55,8 +55,9 @@ def test_flops_all_counters_side_by_side_on_cpu(tmp_path):
     result = run("flops", "-m", "vit_ti16", "--res", "32", "--depth", "2", "--counter", "all", "--device", "cpu",
                  "--csv", str(out))
     assert result.exit_code == 0, result.output
-    for name in ("analytic", "torch", "fvcore", "Δ torch", "Δ fvcore"):
+    for name in ("analytic", "torch", "fvcore", "fvcore and torch agree with the closed form to the MAC"):
         assert name in result.output
+    assert "Δ" not in result.output  # Δ columns appear only where a count differs
     import pandas as pd
 
     rows = pd.read_csv(out)
@@ -83,7 +84,7 @@ def test_split_rows_per_resolution_and_crossovers():
 
 def test_split_single_resolution_per_block():
     result = run("split", "-m", "vit_b16")
-    assert result.exit_code == 0 and "MACs / block" in result.output
+    assert result.exit_code == 0 and "MACs/block" in result.output
 
 
 def test_non_square_resolution():
@@ -97,12 +98,17 @@ def test_non_square_resolution():
     (["params", "--model", "vit_b16", "--heads", "5"], ["not divisible by 5 heads"]),
     (["flops", "--model", "vit_b16", "--depth", "0"], ["depth must be a positive integer"]),
     (["flops", "--model", "vit_b16", "--res", "-3"], ["resolution"]),
-    (["flops", "--model", "vit_b16", "--batch", "0"], ["batch must be a positive integer"]),
-    (["flops", "--model", "vit_b16", "--counter", "thop"], ["unknown counter", "analytic, fvcore, torch, all"]),
-    (["flops", "--model", "vit_b16", "--device", "tpu"], ["unknown device", "meta, cpu, cuda"]),
+    (["flops", "--model", "vit_b16", "--batch", "0"], ["--batch", "greater than or equal to 1"]),
+    (["flops", "--model", "vit_b16", "--counter", "thop"], ["'thop' is not one of", "'analytic', 'fvcore', 'torch'"]),
+    (["flops", "--model", "vit_b16", "--device", "tpu"], ["'tpu' is not one of 'meta', 'cpu', 'cuda'"]),
+    (["flops", "--model", "vit_b16", "--model", "vit_s16"], ["--model given more than once"]),
+    (["flops", "--model", "vit_b16", "--mlp-ratio", "inf"], ["--mlp-ratio", "must be a finite number"]),
+    (["flops", "--model", "vit_b16", "--json", "-", "--csv", "-"], ["only one of --csv and --json"]),
+    (["flops", "--model", "vit_b16", "--csv", "out.json"], ["--csv needs a path ending in .csv"]),
+    (["split", "--model", "vit_b16", "--plot", "x.jpg"], ["--plot x.jpg", ".png or .svg"]),
     (["flops", "--model", "vit_b16", "--batch", "abc"], ["Invalid value for '--batch'"]),
     (["flops"], ["Missing option '--model'"]),
-    (["flops", "-m", "vit_b16", "--pool", "max"], ["valid: cls, gap"]),
+    (["flops", "-m", "vit_b16", "--pool", "max"], ["'max' is not one of 'cls', 'gap'"]),
     (["frobnicate"], ["No such command"]),
 ])
 def test_bad_input_is_one_line_exit_2(args, fragments):
@@ -141,3 +147,51 @@ def test_cost_commands_do_not_import_torch(args):
 def test_python_dash_m_entry_point():
     out = subprocess.run([sys.executable, "-m", "vitbench", "models"], capture_output=True, text=True)
     assert out.returncode == 0 and "vit_h14" in out.stdout
+
+
+@pytest.mark.parametrize("command", ["models", "params", "flops", "split"])
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_rows_to_stdout_are_data_only(command, fmt):
+    """`flops --json -` printed the table and exited 2; every cost command takes --csv/--json, '-' = stdout."""
+    import io
+
+    import pandas as pd
+
+    args = [command] + ([] if command == "models" else ["-m", "vit_b16", "--res", "224", "--res", "384"])
+    result = run(*args, f"--{fmt}", "-")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout) if fmt == "json" else pd.read_csv(io.StringIO(result.stdout)).to_dict("records")
+    assert len(rows) == (13 if command == "models" else 2) and all("model" in r for r in rows)
+    assert result.stderr.strip()  # the table went to stderr
+
+
+def test_every_result_file_gets_a_sidecar(tmp_path):
+    out = tmp_path / "f.csv"
+    assert run("flops", "-m", "vit_b16", "--csv", str(out)).exit_code == 0
+    meta = json.loads((tmp_path / "f.meta.json").read_text())
+    assert meta["kind"] == "flops" and meta["settings"]["model"] == "vit_b16" and meta["status"] == "complete"
+
+
+def test_params_rows_split_by_component_and_sum_to_the_total(tmp_path):
+    result = run("params", "-m", "vit_b16", "--json", "-")
+    row = json.loads(result.stdout)[0]
+    assert row["params"] == 86_567_656 == sum(v for k, v in row.items() if k.startswith("params_"))
+
+
+def test_exact_counts_fit_80_columns(monkeypatch):
+    """`COLUMNS=80 vitbench flops --model vit_h14 --res 518` cut the total to '…'."""
+    monkeypatch.setenv("COLUMNS", "80")
+    for args in (["flops", "-m", "vit_h14", "--res", "518"], ["params", "-m", "vit_h14", "--res", "518"],
+                 ["flops", "-m", "vit_h14", "--counter", "all"], ["models"],
+                 ["split", "-m", "vit_h14", "--res", "224", "--res", "518", "--res", "1022"]):
+        result = run(*args)
+        assert result.exit_code == 0, result.output
+        assert "…" not in result.output and max(map(len, result.output.splitlines())) <= 80, args
+    assert "1,016,716,764,160" in run("flops", "-m", "vit_h14", "--res", "518").output
+
+
+def test_version():
+    from vitbench import __version__
+
+    result = run("--version")
+    assert result.exit_code == 0 and result.stdout.strip() == f"vitbench {__version__}"

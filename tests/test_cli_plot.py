@@ -83,7 +83,7 @@ def test_bad_inputs_one_line_exit_2(tmp_path):
     assert_one_line_error(invoke("plot", tmp_path / "missing.csv"), "not found")
     (tmp_path / "binary.csv").write_bytes(PNG_MAGIC + b"\x00\xff\xfe\x00")
     assert_one_line_error(invoke("report", tmp_path / "binary.csv"), "cannot read")
-    assert_one_line_error(invoke("plot", FIXTURES / "zoo.csv", "--format", "jpg"), "unknown figure format")
+    assert_one_line_error(invoke("plot", FIXTURES / "zoo.csv", "--format", "jpg"), "'jpg' is not one of 'png', 'svg'")
     assert_one_line_error(invoke("report", FIXTURES / "zoo.csv", "-o", tmp_path / "r.html"), "must end in .md")
 
 

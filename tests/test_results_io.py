@@ -1,8 +1,6 @@
-"""Append-and-flush CSV writing, loading, config keys and merging (vitbench.results_io). No torch."""
+"""Cell formatting, config keys, loading and merging (vitbench.results_io). No torch."""
 
 from __future__ import annotations
-
-import os
 
 import numpy as np
 import pandas as pd
@@ -11,7 +9,8 @@ import pytest
 from vitbench.errors import VitbenchError
 from vitbench.schema import ALL_COLUMNS, CONFIG_KEY, make_row
 from vitbench.cost.analytic import cost_row
-from vitbench.results_io import (CsvAppender, canonical, default_output, file_keys, format_cell, latest_output,
+from vitbench.session import Session
+from vitbench.results_io import (canonical, format_cell,
                                  load_results, load_text, merge_files, row_key)
 from vitbench.zoo import resolve
 
@@ -32,59 +31,6 @@ def test_cells_round_trip_through_csv_text():
     assert canonical("vit_b16") == "vit_b16" and canonical(" 0.5") == "0.5"
 
 
-def test_appender_writes_header_first_and_a_valid_csv_after_every_row(tmp_path):
-    path = tmp_path / "r.csv"
-    rows = [row(8, 1.25), row(16, 0.5, error="boom\nsecond line"), row(32, status="oom")]
-    with CsvAppender(path) as writer:
-        assert path.read_text().splitlines() == [",".join(ALL_COLUMNS)]
-        for i, r in enumerate(rows, start=1):
-            writer.append(r)
-            frame = load_results(path)  # what another process would read at this instant
-            assert len(frame) == i and list(frame.columns) == list(ALL_COLUMNS)
-    assert path.read_bytes().endswith(b"\n") and len(path.read_text().splitlines()) == 4
-    text = load_text(path)
-    assert text.loc[1, "error"] == "boom | second line" and text.loc[0, "latency_ms_median"] == "1.25"
-    assert [row_key(r) for r in text.to_dict("records")] == [row_key(r) for r in rows]
-    assert file_keys(path) == {row_key(r) for r in rows}
-    typed = load_results(path)
-    assert typed.loc[0, "params"] == rows[0]["params"] and typed.loc[2, "status"] == "oom"
-
-
-def test_appender_refuses_to_overwrite_and_resumes_by_appending(tmp_path):
-    path = tmp_path / "r.csv"
-    with CsvAppender(path) as writer:
-        writer.append(row(8))
-    with pytest.raises(VitbenchError, match="already exists; pass --resume"):
-        CsvAppender(path)
-    with CsvAppender(path, resume=True) as writer:
-        writer.append(row(16))
-    assert len(load_text(path)) == 2
-
-
-def test_resume_cuts_an_incomplete_last_line(tmp_path):
-    path = tmp_path / "r.csv"
-    with CsvAppender(path) as writer:
-        writer.append(row(8))
-    with path.open("a") as f:
-        f.write("vit_ti16,16,32")  # a writer killed mid-line
-    with CsvAppender(path, resume=True) as writer:
-        assert writer.repaired_bytes == len("vit_ti16,16,32")
-        writer.append(row(16))
-    assert [int(p) for p in load_text(path)["patch"]] == [8, 16]
-
-
-def test_resume_refuses_a_file_with_other_columns(tmp_path):
-    path = tmp_path / "r.csv"
-    path.write_text("a,b\n1,2\n")
-    with pytest.raises(VitbenchError, match="other columns"):
-        CsvAppender(path, resume=True)
-
-
-def test_unknown_column_is_a_programming_error(tmp_path):
-    with CsvAppender(tmp_path / "r.csv") as writer, pytest.raises(KeyError):
-        writer.append({"latency_s": 1})
-
-
 def test_loading_rejects_non_result_files(tmp_path):
     (tmp_path / "x.csv").write_text("a,b\n1,2\n")
     with pytest.raises(VitbenchError, match="missing column"):
@@ -96,26 +42,10 @@ def test_loading_rejects_non_result_files(tmp_path):
         load_results(tmp_path / "none.csv")
 
 
-def test_default_output_never_reuses_a_name_and_latest_finds_the_newest(tmp_path):
-    first = default_output(tmp_path, "s", "cpu", None, "20250101-120000")
-    assert first == tmp_path / "s" / "20250101-120000_cpu.csv"
-    first.parent.mkdir()
-    first.write_text("x")
-    second = default_output(tmp_path, "s", "cpu", None, "20250101-120000")
-    assert second.name == "20250101-120000.2_cpu.csv"
-    second.write_text("x")
-    os.utime(first, (1, 1))
-    assert latest_output(tmp_path, "s", "cpu", None) == second
-    sharded = default_output(tmp_path, "s", "cpu", (2, 4), "20250101-120001")
-    assert sharded.name == "20250101-120001_cpu_shard2of4.csv"
-    assert latest_output(tmp_path, "s", "cpu", (2, 4)) is None
-    assert latest_output(tmp_path, "s", "cuda", None) is None
-
-
 def write_rows(path, rows) -> None:
-    with CsvAppender(path) as writer:
+    with Session(path, kind="test") as session:
         for r in rows:
-            writer.append(r)
+            session.append(r)
 
 
 def test_merge_joins_shards_and_drops_exact_duplicates(tmp_path):

@@ -62,7 +62,9 @@ def test_shards_partition_the_points_exactly_once(tmp_path, n):
 
 def test_cost_rows_are_the_closed_form_in_schema_order(tmp_path):
     point = points_of(tmp_path, COST_SUITE)[0]
-    row = runner.execute(point)
+    done = runner.execute(point)
+    row = done.row
+    assert not done.measured and done.samples == {}
     assert list(row) == list(ALL_COLUMNS) and row["status"] == "ok"
     assert {k: row[k] for k in point.cfg.to_row()} == point.cfg.to_row()
     assert {k: row[k] for k in cost_row(point.cfg)} == cost_row(point.cfg)
@@ -73,7 +75,7 @@ def test_cost_rows_are_the_closed_form_in_schema_order(tmp_path):
 
 def test_invalid_rows_carry_the_config_and_the_reason(tmp_path):
     points = points_of(tmp_path, "name: t\nmeasure: [params]\ngrid: {model: vit_b16, patch: [14], res: [224, 384]}\n")
-    row = runner.execute(points[1])
+    row = runner.execute(points[1]).row
     assert row["status"] == "invalid" and "not divisible by patch 14" in row["error"]
     assert (row["model"], row["patch"], row["res_h"], row["dim"], row["tokens"]) == ("vit_b16", 14, 384, 768, None)
     assert row_key(row) == runner.point_row_key(points[1])
@@ -83,7 +85,7 @@ def test_run_appends_each_row_in_order_and_skips_done_keys(tmp_path):
     points = points_of(tmp_path, COST_SUITE)
     written, recorder = [], Recorder()
     done = {runner.point_row_key(points[1]), runner.point_row_key(points[4])}
-    result = runner.run(points, written.append, done, recorder)
+    result = runner.run(points, lambda r: written.append(r.row), done, recorder)
     assert [r["patch"] for r in written] == [8, 8, 16, 16] and (result.written, result.skipped) == (4, 2)
     assert result.statuses == {"ok": 4}
     assert recorder.events[:2] == [("start", 0, 1), ("done", 0, 1, "ok")]
@@ -100,13 +102,12 @@ def test_interrupt_keeps_the_rows_before_it(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(point)
 
-    monkeypatch.setattr(runner, "execute", interrupt_third)
     with pytest.raises(KeyboardInterrupt):
-        runner.run(points, written.append)
+        runner.run(points, lambda r: written.append(r.row), execute_point=interrupt_third)
     assert [r["patch"] for r in written] == [8, 8]
 
 
-def test_measured_points_go_to_bench_and_failures_become_rows(tmp_path, monkeypatch):
+def test_measured_points_go_to_the_point_runner_and_failures_become_rows(tmp_path, monkeypatch):
     points = points_of(tmp_path, "name: t\nmeasure: [latency]\ngrid: {model: vit_ti16, depth: 2, res: [32, 64]}\n")
     calls = []
 
@@ -114,11 +115,13 @@ def test_measured_points_go_to_bench_and_failures_become_rows(tmp_path, monkeypa
         calls.append(point.index)
         if point.index == 1:
             raise RuntimeError("a bug in a measurement")
-        return runner.cost_row(point) | {"latency_ms_median": 1.0}
+        return runner.Result(runner.cost_row(point) | {"latency_ms_median": 1.0}, {"latency_ms": (1.0,)})
 
-    monkeypatch.setattr(runner, "measured_row", fake_bench)
+    monkeypatch.setattr(runner, "measure", fake_bench)
     written = []
     result = runner.run(points, written.append)
+    assert [w.measured for w in written] == [True, True] and written[0].samples == {"latency_ms": (1.0,)}
+    written = [w.row for w in written]
     assert calls == [0, 1] and result.statuses == {"ok": 1, "error": 1}
     assert written[1]["error"] == "RuntimeError: a bug in a measurement" and written[1]["params"]
 
@@ -129,7 +132,7 @@ def test_bad_input_from_bench_stops_the_sweep(tmp_path, monkeypatch):
     def bad(point):
         raise VitbenchError("unknown dtype")
 
-    monkeypatch.setattr(runner, "measured_row", bad)
+    monkeypatch.setattr(runner, "measure", bad)
     with pytest.raises(VitbenchError, match="unknown dtype"):
         runner.run(points, [].append)
 
@@ -145,7 +148,7 @@ def test_a_hundred_cost_points_never_import_torch(tmp_path):
         from vitbench.suite import expand, load_suite
         points = expand(load_suite({str(suite)!r}), lambda d: "cpu")
         rows = []
-        runner.run(points, rows.append)
+        runner.run(points, lambda r: rows.append(r.row))
         assert len(rows) == 100 and all(r["status"] == "ok" for r in rows), rows[0]
         assert "torch" not in sys.modules
         print("ok", len(rows))
@@ -153,15 +156,6 @@ def test_a_hundred_cost_points_never_import_torch(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok 100"
-
-
-def test_delay_seam_sleeps_between_points(tmp_path, monkeypatch):
-    points = points_of(tmp_path, COST_SUITE)[:2]
-    sleeps = []
-    monkeypatch.setenv(runner.DELAY_ENV, "0.25")
-    monkeypatch.setattr(runner.time, "sleep", sleeps.append)
-    runner.run(points, [].append)
-    assert sleeps == [0.25, 0.25]
 
 
 def test_a_real_tiny_point_through_bench(tmp_path):
@@ -172,7 +166,9 @@ def test_a_real_tiny_point_through_bench(tmp_path):
         defaults: {device: cpu, warmup: 1, min_warmup_s: 0, iters: 3, min_time_s: 0}
         grid: {model: vit_ti16, dim: 64, depth: 2, heads: 2, res: 32}
     """)[0]
-    row = runner.execute(point)
-    assert row["status"] == "ok", row["error"]
+    done = runner.execute(point)
+    row = done.row
+    assert row["status"] == "ok", row["error"] and done.measured
+    assert len(done.samples["latency_ms"]) == row["n_iters"]
     assert row["n_iters"] >= 3 and row["latency_ms_median"] > 0 and row["params"] == cost_row(point.cfg)["params"]
     assert row_key(row) == runner.point_row_key(point)

@@ -14,15 +14,19 @@ BLOCK = ("attn_proj", "attn_core", "mlp")  # the components inside every transfo
 
 LABELS = {
     "patch_embed": "patch embed (conv)",
-    "attn_proj": "attention projections (qkv + out)",
-    "attn_core": "attention core (QKᵀ, AV)",
+    "attn_proj": "attn proj (qkv + out)",
+    "attn_core": "attn core (QKᵀ, AV)",
     "mlp": "MLP (fc1 + fc2)",
     "head": "head",
     "norm": "LayerNorm",
     "softmax": "softmax",
     "gelu": "GELU",
-    "rest": "rest (patch embed, norms, residuals, head)",
+    "rest": "rest (embed, norms, residuals, head)",
 }
+# Trainable parameters by part (vitbench.cost.breakdown.ParamBreakdown's fields, in order).
+PARAM_PARTS = ("patch_embed", "tokens_pos", "attention", "mlp", "norms", "head")
+PARAM_LABELS = {"patch_embed": "patch embed", "tokens_pos": "tokens + position table",
+                "attention": "attention (qkv + out)", "mlp": "MLP", "norms": "LayerNorms", "head": "head"}
 SHORT = {"patch_embed": "patch embed", "attn_proj": "attn proj", "attn_core": "attn core", "mlp": "MLP",
          "head": "head", "norm": "norm", "softmax": "softmax", "gelu": "GELU", "rest": "rest"}
 COLORS = {"patch_embed": "#8c8c8c", "attn_proj": "#1f77b4", "attn_core": "#d62728", "mlp": "#2ca02c",

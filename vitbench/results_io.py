@@ -1,21 +1,18 @@
-"""Sweep result files: an append-and-flush CSV writer, loading with pandas, config keys, merging shards. No torch.
+"""Result files: how a cell is written, config keys, loading with pandas, merging shards. No torch.
 
-The writer keeps the file valid CSV at every instant: the header goes first, then each row is formatted in
-memory and written with a single `os.write` on an O_APPEND descriptor, then fsync'd, so a killed process leaves
-only whole rows. Cells never contain line breaks (they are folded to ' | '), so every row is one line.
-Keys (`row_key`) compare canonical text, so a row read back from a CSV matches the row that was written.
+Cells never contain line breaks (they are folded to ' | '), so every row is one line (vitbench.session appends
+whole lines). Keys (`row_key`) compare canonical text, so a row read back from a CSV matches the row that was
+written.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import pandas as pd
 
@@ -56,72 +53,6 @@ def row_key(row: Mapping) -> tuple[str, ...]:
 
 def describe_key(key: Sequence[str]) -> str:
     return ", ".join(f"{c}={v}" for c, v in zip(CONFIG_KEY, key) if v != "")
-
-
-def _line(cells: Iterable[str]) -> bytes:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow(list(cells))
-    return buf.getvalue().encode()
-
-
-class CsvAppender:
-    """Append rows (dicts) to a CSV with fixed columns; one write + fsync per row. Use as a context manager.
-
-    `CsvAppender(path, resume=False)` creates the file (it must not exist). With `resume=True` an existing file
-    is continued: its header must equal `columns`, and an incomplete last line (a hard kill mid-write on
-    another writer) is cut off and reported in `repaired_bytes`.
-    """
-
-    def __init__(self, path: str | Path, columns: Sequence[str] = ALL_COLUMNS, resume: bool = False):
-        self.path, self.columns, self.repaired_bytes, self.rows_written = Path(path), tuple(columns), 0, 0
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            exists = self.path.exists() and self.path.stat().st_size > 0
-            if exists and not resume:
-                raise VitbenchError(f"{self.path} already exists; pass --resume to continue it, or choose another -o")
-            if exists:
-                self._check_existing()
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        except OSError as e:
-            raise VitbenchError(f"cannot write {self.path}: {e.strerror}") from None
-        if not exists:
-            self._write(_line(self.columns))
-
-    def _check_existing(self) -> None:
-        data = self.path.read_bytes()
-        header = next(csv.reader(io.StringIO(data.split(b"\n", 1)[0].decode(errors="replace"))), [])
-        if tuple(header) != self.columns:
-            raise VitbenchError(f"{self.path} has other columns than this vitbench writes ({len(header)} vs "
-                                f"{len(self.columns)}); write to a new file with -o and merge them later")
-        if not data.endswith(b"\n"):
-            keep = data.rfind(b"\n") + 1
-            os.truncate(self.path, keep)
-            self.repaired_bytes = len(data) - keep
-
-    def _write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view):]
-        os.fsync(self._fd)
-
-    def append(self, row: Mapping) -> None:
-        """Write one row now (missing columns empty; unknown keys are a programming error)."""
-        unknown = set(row) - set(self.columns)
-        if unknown:
-            raise KeyError(f"not columns of {self.path}: {', '.join(sorted(unknown))}")
-        self._write(_line(format_cell(row.get(c)) for c in self.columns))
-        self.rows_written += 1
-
-    def close(self) -> None:
-        if getattr(self, "_fd", None) is not None:
-            os.close(self._fd)
-            self._fd = None
-
-    def __enter__(self) -> "CsvAppender":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 # ------------------------------------------------------------------------------------------------ loading
@@ -176,37 +107,6 @@ def load_results(path: str | Path) -> pd.DataFrame:
 def load_text(path: str | Path) -> pd.DataFrame:
     """A result CSV with every cell as its exact text ('' when empty), for keys and exact comparisons."""
     return _read(Path(path), text=True)
-
-
-def file_keys(path: str | Path) -> set[tuple[str, ...]]:
-    """Config keys of the rows already in a result file (empty set when the file does not exist)."""
-    path = Path(path)
-    if not path.exists() or path.stat().st_size == 0:
-        return set()
-    return {row_key(r) for r in load_text(path).to_dict("records")}
-
-
-# ------------------------------------------------------------------------------------------------ naming
-
-def shard_suffix(shard: Optional[tuple[int, int]]) -> str:
-    return f"_shard{shard[0]}of{shard[1]}" if shard else ""
-
-
-def default_output(root: Path, suite: str, device: str, shard: Optional[tuple[int, int]], stamp: str) -> Path:
-    """root/<suite>/<stamp>_<device>[_shardKofN].csv, with .2, .3 ... added to the stamp if it exists."""
-    folder, n = root / suite, 1
-    while True:
-        name = f"{stamp}{'' if n == 1 else f'.{n}'}_{device}{shard_suffix(shard)}.csv"
-        if not (folder / name).exists():
-            return folder / name
-        n += 1
-
-
-def latest_output(root: Path, suite: str, device: str, shard: Optional[tuple[int, int]]) -> Optional[Path]:
-    """The most recently modified default-named result of this suite, device and shard, if any."""
-    candidates = [p for p in (root / suite).glob(f"*_{device}{shard_suffix(shard)}.csv")
-                  if shard or "_shard" not in p.name]
-    return max(candidates, key=lambda p: (p.stat().st_mtime, p.name)) if candidates else None
 
 
 # ------------------------------------------------------------------------------------------------ merging

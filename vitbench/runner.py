@@ -1,20 +1,16 @@
-"""Sweep points -> result rows: cost-only rows in closed form, measured rows via vitbench.measure.bench,
-invalid rows; resume (skip keys already written) and sharding. No torch at import.
+"""Points -> result rows: cost-only rows in closed form, measured rows via vitbench.measure.point, invalid
+rows; resume (skip keys already written) and sharding. `sweep` and `bench` both run their points here. No torch
+at import.
 
 Cost-only points (measures among params / flops / split, or cost-only on cpu by `cpu.max_gmacs`) are built
 from ViTConfig.to_row + cost.analytic.cost_row (all exact cost columns): no torch, no weights, microseconds
-each. Points that measure latency or memory call `vitbench.measure.bench.run_point`, imported on first use.
-
-Test seam: the environment variable VITBENCH_TEST_POINT_DELAY_S (seconds, float) makes the runner sleep after
-each finished point, so tests can interrupt a sweep of cost-only points between rows.
+each. Points that measure latency or memory call `vitbench.measure.point.run_point`, imported on first use.
 """
 
 from __future__ import annotations
 
-import os
-import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Protocol, Sequence
 
 from vitbench.errors import VitbenchError
 from vitbench.cost import analytic
@@ -23,15 +19,8 @@ from vitbench.results_io import row_key
 from vitbench.suite import CONFIG_AXES, Point
 from vitbench.zoo import parse_res, preset
 
-DELAY_ENV = "VITBENCH_TEST_POINT_DELAY_S"
-
-
-def resolve_device(device: str) -> str:
-    """'auto' -> 'cuda' | 'cpu' (vitbench.measure.bench; imports torch)."""
-    from vitbench.measure.bench import resolve_device as _resolve
-
-    return _resolve(device)
-
+if TYPE_CHECKING:
+    from vitbench.measure.point import Measured
 
 def parse_shard(text: Optional[str]) -> Optional[tuple[int, int]]:
     """'2/4' -> (2, 4): the second of four shards (1-based)."""
@@ -90,30 +79,41 @@ def invalid_row(point: Point) -> dict:
                     error=point.invalid)
 
 
-def measured_row(point: Point) -> dict:
-    """Run the point with vitbench.measure.bench.run_point (which turns OOM / unsupported / crashes into rows)."""
-    from vitbench.measure.bench import run_point
+def measure(point: Point) -> "Measured":
+    """Run the point with vitbench.measure.point.run_point (which turns OOM / unsupported / crashes into rows)."""
+    from vitbench.measure.point import run_point
 
     return run_point(point.cfg, point.spec, list(point.measures))
 
 
-def execute(point: Point) -> dict:
+@dataclass(frozen=True)
+class Result:
+    """One finished point: its row, its raw samples by metric, and whether the row was measured (an fsync each)
+    or computed (closed form, cheap to recompute)."""
+
+    row: dict
+    samples: dict = field(default_factory=dict)
+    measured: bool = False
+
+
+def execute(point: Point) -> Result:
     """The row of one point. A bug below that raises is recorded as an error row; bad input (VitbenchError)
     and Ctrl-C propagate."""
     if point.plan == "invalid":
-        return invalid_row(point)
+        return Result(invalid_row(point))
     if point.plan in ("cost", "cpu-cost"):
-        return cost_row(point)
+        return Result(cost_row(point))
     try:
-        row = measured_row(point)
+        measured = measure(point)
+        row, samples = measured.row, measured.samples
     except VitbenchError:
         raise
     except Exception as e:  # noqa: BLE001 - never let one point end the sweep
-        row = make_row(**point.cfg.to_row(), **_runtime_fields(point), **analytic.cost_row(point.cfg),
-                       status="error", error=f"{type(e).__name__}: {e}")
+        row, samples = make_row(**point.cfg.to_row(), **_runtime_fields(point), **analytic.cost_row(point.cfg),
+                                status="error", error=f"{type(e).__name__}: {e}"), {}
     if row_key(row) != point_row_key(point):
-        raise RuntimeError(f"bench returned a row for another config: {row_key(row)} != {point_row_key(point)}")
-    return row
+        raise RuntimeError(f"the point returned a row for another config: {row_key(row)} != {point_row_key(point)}")
+    return Result(row, samples, measured=True)
 
 
 class Listener(Protocol):
@@ -138,24 +138,23 @@ def pending(points: Sequence[Point], done_keys: set) -> list[Point]:
     return [p for p in points if point_row_key(p) not in done_keys]
 
 
-def run(points: Sequence[Point], append: Callable[[dict], None], done_keys: set = frozenset(),
-        listener: Optional[Listener] = None) -> RunResult:
-    """Run the points not in `done_keys`, in order; `append` each row as soon as it exists.
+def run(points: Sequence[Point], write: Callable[[Result], None], done_keys: set = frozenset(),
+        listener: Optional[Listener] = None, execute_point: Optional[Callable[[Point], Result]] = None) -> RunResult:
+    """Run the points not in `done_keys`, in order; `write` each result as soon as it exists (a Session's
+    `write_result`). `execute_point` is the seam tests use to slow or fail points.
 
-    KeyboardInterrupt propagates after the rows finished so far have been appended (and nothing else).
+    KeyboardInterrupt propagates after the rows finished so far have been written (and nothing else).
     """
     todo = pending(points, done_keys)
     result = RunResult(skipped=len(points) - len(todo))
-    delay = float(os.environ.get(DELAY_ENV, "0") or 0)
+    execute_point = execute_point or execute
     for position, point in enumerate(todo, start=1):
         if listener:
             listener.point_started(point, position)
-        row = execute(point)
-        append(row)
+        done = execute_point(point)
+        write(done)
         result.written += 1
-        result.statuses[row["status"]] = result.statuses.get(row["status"], 0) + 1
+        result.statuses[done.row["status"]] = result.statuses.get(done.row["status"], 0) + 1
         if listener:
-            listener.point_finished(point, row, position)
-        if delay > 0:
-            time.sleep(delay)
+            listener.point_finished(point, done.row, position)
     return result

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from vitbench.components import ELEMENTWISE, MATMUL, TIMED
+from vitbench.components import ELEMENTWISE, MATMUL, PARAM_LABELS, PARAM_PARTS, TIMED
 
 KINDS = ("config", "runtime", "cost", "measured", "context", "status")
 STATUSES = ("ok", "oom", "unsupported", "error", "invalid")
@@ -122,8 +122,17 @@ COLUMNS: tuple[Column, ...] = (
     _c("error", "status", "", "error", "one line saying why the status is not ok"),
 )
 
-# `vitbench flops --csv/--json`: one row per counter, config columns first, then these (MACs per image).
+# Columns of the cost commands' --csv/--json rows (flops: one row per counter, MACs per image; params; split).
 COUNTER_COLUMNS: tuple[Column, ...] = (
+    *(_c(f"params_{p}", "cost", "params", PARAM_LABELS[p], f"trainable parameters in the {PARAM_LABELS[p]}",
+         "int", "lower", True) for p in PARAM_PARTS),
+    _c("crossover_mlp_tokens", "cost", "", "core > MLP at N >", "the attention core exceeds the MLP above this "
+       "many tokens (N > F)", "int"),
+    _c("crossover_mlp_res", "cost", "px", "core > MLP from", "first square resolution (at this patch) where "
+       "it does", "int"),
+    _c("crossover_dense_tokens", "cost", "", "core > dense at N >", "the attention core exceeds all dense layers "
+       "(qkv + out + MLP) above this many tokens (N > 2D + F)", "int"),
+    _c("crossover_dense_res", "cost", "px", "core > dense from", "first square resolution where it does", "int"),
     _c("counter", "context", "", "counter", "analytic (closed form), fvcore or torch (FlopCounterMode)"),
     _c("count_device", "context", "", "traced on", "where the counter traced: meta, cpu, cuda (closed-form: none)"),
     _c("flops", "cost", "FLOPs/image", "FLOPs", "2 × macs", "int", "lower", True),
@@ -150,6 +159,10 @@ EXACT_COLUMNS = tuple(c.name for c in COLUMNS if c.exact)
 MEASURED_COLUMNS = names("measured")
 LATENCY_COLUMNS = tuple(c for c in MEASURED_COLUMNS if c.startswith("latency_ms_")) + ("n_iters",)
 SPLIT_COLUMNS = tuple(c for c in MEASURED_COLUMNS if c.startswith(("time_ms_", "time_share_")))
+PARAMS_COLUMNS = CONFIG_COLUMNS + ("params",) + tuple(f"params_{p}" for p in PARAM_PARTS)
+COST_ROW_COLUMNS = CONFIG_COLUMNS + COST_COLUMNS
+SPLIT_COST_COLUMNS = COST_ROW_COLUMNS + ("crossover_mlp_tokens", "crossover_mlp_res",
+                                                      "crossover_dense_tokens", "crossover_dense_res")
 FLOPS_COLUMNS = CONFIG_COLUMNS + ("counter", "count_device", "batch", "params", "macs", "flops") + tuple(
     f"macs_{c}" for c in MATMUL) + tuple(f"ops_{c}" for c in ELEMENTWISE) + ("attn_core_share",)
 

@@ -1,22 +1,24 @@
-"""Writing and reading result files: CSV / JSON rows plus a `.meta.json` sidecar. No torch.
+"""Writing result files that are replaced whole, and the `.meta.json` sidecar of every result file. No torch.
 
-CSV rows are written in schema order (vitbench.schema) when the rows carry schema columns.
+Every write here is atomic: the bytes go to a temporary file in the same folder, which then replaces the target
+(`os.replace`), so a failed write (disk full, interrupted) leaves the old file — or none — never a cut one.
+Files that grow row by row (sweep, bench --csv) are written by vitbench.session instead.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
+import os
+import sys
+import tempfile
 from pathlib import Path
+from typing import Sequence
 
 from vitbench.errors import VitbenchError
 
-
-def _ensure_parent(path: Path) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise VitbenchError(f"cannot create the folder for {path}: {e.strerror}") from None
+STDOUT = "-"
 
 
 def sidecar_path(path: str | Path) -> Path:
@@ -25,26 +27,96 @@ def sidecar_path(path: str | Path) -> Path:
     return path.with_name(path.stem + ".meta.json")
 
 
-def write_rows(rows: list[dict], path: str | Path) -> Path:
-    """Write rows as CSV or JSON, chosen by the file's suffix (.csv or .json)."""
+def write_atomic(path: str | Path, data: bytes | str) -> Path:
+    """Replace `path` with `data` atomically (temp file + fsync + rename); one-line VitbenchError on failure."""
     path = Path(path)
-    _ensure_parent(path)
-    if path.suffix == ".json":
-        path.write_text(json.dumps(rows, indent=2, default=str) + "\n")
-        return path
-    if path.suffix != ".csv":
-        raise VitbenchError(f"unknown output format {path.suffix!r} for {path}; use .csv or .json")
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
+    payload = data.encode() if isinstance(data, str) else data
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise IsADirectoryError(21, "it is a folder")
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise VitbenchError(f"cannot write {path}: {e.strerror or e}") from None
     return path
 
 
-def write_metadata(path: str | Path, metadata: dict) -> Path:
-    """Write the `.meta.json` sidecar of a result file."""
-    meta = sidecar_path(path)
-    _ensure_parent(meta)
-    meta.write_text(json.dumps(metadata, indent=2, default=str) + "\n")
+def check_writable(path: str | Path) -> None:
+    """Fail (one line) before any work when `path` cannot be written: a folder in the way, no permission."""
+    path = Path(path)
+    if str(path) == STDOUT:
+        return
+    if path.is_dir():
+        raise VitbenchError(f"cannot write {path}: it is a folder; give a file path")
+    folder = path.parent if str(path.parent) else Path(".")
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise VitbenchError(f"cannot write {path}: permission denied")
+
+
+def rows_text(rows: list[dict], fmt: str, columns: Sequence[str] | None = None) -> str:
+    """Rows as CSV (columns in order: `columns`, else first-seen) or as a JSON list."""
+    if fmt == "json":
+        return json.dumps(rows, indent=2, default=str) + "\n"
+    columns = list(columns) if columns else list(dict.fromkeys(k for row in rows for k in row))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", extrasaction="raise")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def write_rows(rows: list[dict], path: str | Path, fmt: str | None = None, metadata: dict | None = None,
+               columns: Sequence[str] | None = None) -> str:
+    """Write rows as CSV or JSON (`fmt`, else the file's suffix) to `path` atomically plus its sidecar, or to
+    stdout when `path` is '-'. Returns where they went."""
+    fmt = fmt or Path(path).suffix.lstrip(".")
+    if fmt not in ("csv", "json"):
+        raise VitbenchError(f"unknown output format {fmt!r} for {path}; use .csv or .json")
+    text = rows_text(rows, fmt, columns)
+    if str(path) == STDOUT:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return "stdout"
+    write_atomic(path, text)
+    if metadata is not None:
+        write_metadata(path, metadata)
+    return str(path)
+
+
+def metadata(kind: str, output: str | Path, *, settings: dict, environment: dict, start: str,
+             end: str | None, status: str, runs: list | None = None, **extra) -> dict:
+    """The one sidecar format of every result file: which command wrote it (`kind`), how it was asked for
+    (`settings`), what it ran on (`environment`), when, and its status (running, complete, interrupted,
+    terminated, failed); runs that append to one file (sweep --resume) list each run."""
+    from vitbench import __version__
+
+    meta = {"vitbench": __version__, "kind": kind, "output": str(output), "status": status,
+            "settings": settings, "environment": environment, "start": start, "end": end, **extra}
+    if runs is not None:
+        meta["runs"] = runs
     return meta
+
+
+def write_metadata(path: str | Path, metadata: dict) -> Path:
+    """Write the `.meta.json` sidecar of a result file (atomically)."""
+    return write_atomic(sidecar_path(path), json.dumps(metadata, indent=2, default=str) + "\n")
+
+
+def read_metadata(path: str | Path) -> dict | None:
+    """The sidecar of a result file, or None when there is none (or it is not a JSON object)."""
+    try:
+        data = json.loads(sidecar_path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

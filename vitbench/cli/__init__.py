@@ -7,7 +7,8 @@ from vitbench.cli.app import app
 from vitbench.cli import cost_cmds  # noqa: F401  (registers models, params, flops, split)
 from vitbench.cli import bench_cmd  # noqa: F401  (registers bench, peak)
 from vitbench.cli import sweep_cmd  # noqa: F401  (registers sweep, merge)
-from vitbench.cli import compare_cmd  # noqa: F401  (registers compare, baseline update)
+from vitbench.cli import compare_cmd  # noqa: F401  (registers compare)
+from vitbench.cli import baseline_cmd  # noqa: F401  (registers baseline update)
 from vitbench.cli import plot_cmd  # noqa: F401  (registers plot, report)
 
 

@@ -1,18 +1,23 @@
-"""The Typer app and its error handling: every bad input ends in one line on stderr and exit code 2."""
+"""The Typer app and its error handling: every bad input ends in one line on stderr and exit code 2; a run
+stopped by SIGINT / SIGTERM prints what it kept and exits 130 / 143."""
 
 from __future__ import annotations
 
 import sys
+from typing import Annotated, Optional
 
 import typer
 from typer.core import TyperGroup
+
+from typer.core import TyperOption
 
 try:  # typer >= 0.20 vendors click as typer._click; older releases use click itself
     from typer import _click as click
 except ImportError:  # pragma: no cover
     import click
 
-from vitbench.errors import VitbenchError
+from vitbench import __version__
+from vitbench.errors import Stopped, VitbenchError
 
 
 def fail(message: str) -> None:
@@ -21,11 +26,43 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
+def _subcommand(group, args: list[str]):
+    """The command `args` invoke (walking nested groups such as `baseline update`), and the args after it."""
+    cmd, rest = group, list(args)
+    while isinstance(cmd, TyperGroup):
+        names = [a for a in rest if not a.startswith("-")]
+        if not names or cmd.get_command(click.Context(cmd), names[0]) is None:
+            return None, []
+        rest = rest[rest.index(names[0]) + 1:]
+        cmd = cmd.get_command(click.Context(cmd), names[0])
+    return cmd, rest
+
+
+def repeated_option(group, args: list[str]) -> Optional[str]:
+    """The first single-valued option given twice (click would silently keep the last), e.g. '--model'."""
+    cmd, rest = _subcommand(group, args)
+    if cmd is None:
+        return None
+    for param in cmd.params:
+        if not isinstance(param, TyperOption) or param.multiple:
+            continue
+        names = set(param.opts) | set(param.secondary_opts)
+        given = [a for a in rest if a.split("=", 1)[0] in names]
+        if len(given) > 1:
+            return "/".join([max(param.opts, key=len), *param.secondary_opts])
+    return None
+
+
 class OneLineErrorGroup(TyperGroup):
     """Runs commands non-standalone so usage errors and VitbenchError become `error: ...` + exit 2."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        args = list(sys.argv[1:] if args is None else args)
         try:
+            repeated = repeated_option(self, args)
+            if repeated:
+                raise VitbenchError(f"{repeated} given more than once; give it once (options that take several "
+                                    f"values, like --res and --batch, say so in --help)")
             rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
                               standalone_mode=False, **extra)
         except click.exceptions.UsageError as e:
@@ -34,14 +71,20 @@ class OneLineErrorGroup(TyperGroup):
                     typer.echo(e.format_message())
                 sys.exit(0)
             path = e.ctx.command_path if e.ctx else "vitbench"
-            fail(f"{e.format_message()} (see '{path} --help')")
+            fail(f"{e.format_message().replace('Value error, ', '')} (see '{path} --help')")
         except click.exceptions.ClickException as e:
             fail(e.format_message())
         except typer.Abort:
             typer.echo("aborted", err=True)
             sys.exit(130)
+        except Stopped as e:
+            typer.echo(str(e), err=True)
+            sys.exit(e.exit_code)
         except VitbenchError as e:
             fail(str(e))
+        except BrokenPipeError:  # `vitbench ... | head`: the reader left; nothing to report
+            sys.stderr.close()
+            sys.exit(0)
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
@@ -50,6 +93,18 @@ app = typer.Typer(
     name="vitbench",
     help="What a Vision Transformer costs: parameters, MACs/FLOPs, the attention/MLP split, latency and memory.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"vitbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[Optional[bool], typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = None) -> None:
+    """What a Vision Transformer costs: parameters, MACs/FLOPs, the attention/MLP split, latency and memory."""

@@ -1,5 +1,4 @@
-"""`vitbench compare BASELINE CANDIDATE` (the regression gate) and `vitbench baseline update SUITE` (re-record a
-committed baseline on purpose). No torch here; `baseline update` imports it only through points that measure.
+"""`vitbench compare BASELINE CANDIDATE`: the regression gate. No torch.
 
 Exit codes of `compare`: 0 no regression, 1 regression, 2 bad input (one line on stderr).
 """
@@ -16,12 +15,6 @@ import typer
 from vitbench.cli.app import app
 from vitbench.errors import VitbenchError
 from vitbench.render import console
-
-BASELINE_DIR = Path("results/baselines")
-
-baseline_app = typer.Typer(help="Committed baselines for `vitbench compare` (results/baselines/).",
-                           no_args_is_help=True)
-app.add_typer(baseline_app, name="baseline")
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -79,45 +72,3 @@ def compare(
         out.print(f"wrote {json_path}")
     if result.failed:
         raise typer.Exit(1)
-
-
-@baseline_app.command("update")
-def baseline_update(
-    suite: Annotated[Path, typer.Argument(help="Suite YAML to run (e.g. suites/ci_smoke.yaml).",
-                                          show_default=False)],
-    output: Annotated[Optional[Path], typer.Option(
-        "--output", "-o", help="Baseline CSV. Default: results/baselines/<suite name>.csv.")] = None,
-    device: Annotated[Optional[str], typer.Option(help="Override the suite's device: auto | cpu | cuda | cuda:N.")
-                      ] = None,
-) -> None:
-    """Re-record a baseline on purpose by running a suite (as `vitbench sweep`).
-
-    The suite runs into a temporary file; the baseline and its .meta.json are replaced only if every point ran
-    with status ok."""
-    from vitbench.cli.sweep_cmd import sweep
-    from vitbench.compare import load_rows
-    from vitbench.storage import sidecar_path, write_metadata
-    from vitbench.suite import load_suite
-
-    name = load_suite(suite).suite.name
-    target = output if output is not None else BASELINE_DIR / f"{name}.csv"
-    if target.suffix != ".csv":
-        raise VitbenchError(f"-o {target}: a baseline is a CSV; use a path ending in .csv")
-    fresh = target.with_name(f".{target.stem}.new.csv")
-    for stale in (fresh, sidecar_path(fresh)):
-        stale.unlink(missing_ok=True)
-    sweep(suite=suite, output=fresh, device=device)
-    rows = load_rows(fresh)
-    failed = rows[rows["status"].str.strip() != "ok"] if "status" in rows.columns else rows.iloc[0:0]
-    if len(failed):
-        counts = failed["status"].value_counts().to_dict()
-        raise VitbenchError(f"{len(failed)} point(s) did not run ok ({counts}); {target} left unchanged, the new "
-                            f"rows are in {fresh}")
-    meta_path = sidecar_path(fresh)
-    meta = json.loads(meta_path.read_text())
-    meta.update(output=str(target), baseline_of=str(suite))
-    os.replace(fresh, target)
-    write_metadata(target, meta)
-    meta_path.unlink()
-    console().print(f"baseline updated: {target} ({len(rows)} rows) and {sidecar_path(target)}; review the diff "
-                    f"and commit both")

@@ -1,4 +1,4 @@
-"""`vitbench models | params | flops | split`: cost known without running the model."""
+"""`vitbench models | params | flops | split`: cost known without running the model (closed form: no torch)."""
 
 from __future__ import annotations
 
@@ -8,102 +8,112 @@ from typing import Annotated, Optional
 import typer
 
 from vitbench.cli.app import app
-from vitbench.cli.options import (ClassesOpt, DepthOpt, DimOpt, HeadsOpt, MlpRatioOpt, ModelOpt, PatchOpt,
-                                  PoolOpt, RegistersOpt, ResOpt, build_configs)
+from vitbench.cli.options import (ClassesOpt, CountDevice, Counter, CsvOpt, DepthOpt, DimOpt, HeadsOpt, JsonOpt,
+                                  MlpRatioOpt, ModelOpt, PatchOpt, PoolOpt, RegistersOpt, ResOpt, build_configs,
+                                  outputs, overrides, value)
+from vitbench.cli.output import emit
 from vitbench.cost import analytic
 from vitbench.errors import VitbenchError
-from vitbench.render import console
+from vitbench.schema import COST_ROW_COLUMNS, FLOPS_COLUMNS, PARAMS_COLUMNS, SPLIT_COST_COLUMNS
 
 
 @app.command()
-def models() -> None:
+def models(csv: CsvOpt = None, json: JsonOpt = None) -> None:
     """List the zoo (params and GMACs at 224 px, closed form; no torch)."""
     from vitbench.render.cost import models_table
     from vitbench.zoo import PRESETS, preset
 
-    rows = [(cfg, analytic.params(cfg).total, analytic.macs(cfg).total) for cfg in map(preset, PRESETS)]
-    console().print(models_table(rows))
+    chosen = outputs(csv, json)
+    cfgs = [preset(name) for name in PRESETS]
+    rows = [{**cfg.to_row(), **analytic.cost_row(cfg)} for cfg in cfgs]
+    emit("models", rows, chosen, [models_table([(c, r["params"], r["macs"]) for c, r in zip(cfgs, rows)])],
+         columns=COST_ROW_COLUMNS, settings={})
 
 
 @app.command()
 def params(
-    model: ModelOpt, res: ResOpt = None, patch: PatchOpt = None, dim: DimOpt = None, depth: DepthOpt = None,
-    heads: HeadsOpt = None, mlp_ratio: MlpRatioOpt = None, classes: ClassesOpt = None, pool: PoolOpt = None,
-    registers: RegistersOpt = None,
+    model: ModelOpt, res: ResOpt = None, csv: CsvOpt = None, json: JsonOpt = None,
+    patch: PatchOpt = None, dim: DimOpt = None, depth: DepthOpt = None, heads: HeadsOpt = None,
+    mlp_ratio: MlpRatioOpt = None, classes: ClassesOpt = None, pool: PoolOpt = None, registers: RegistersOpt = None,
 ) -> None:
     """Exact parameter counts, total and per component (the position table grows with resolution)."""
     from vitbench.render.cost import params_table
 
-    for cfg in build_configs(model, res, patch=patch, dim=dim, depth=depth, heads=heads, mlp_ratio=mlp_ratio,
-                             classes=classes, pool=pool, registers=registers):
-        console().print(params_table(cfg, analytic.params(cfg)))
+    chosen = outputs(csv, json)
+    given = overrides(patch, dim, depth, heads, mlp_ratio, classes, pool, registers)
+    cfgs = build_configs(model, res, given)
+    counts = [analytic.params(cfg) for cfg in cfgs]
+    rows = [{**cfg.to_row(), "params": p.total, **{f"params_{k}": v for k, v in p.as_dict().items()}}
+            for cfg, p in zip(cfgs, counts)]
+    emit("params", rows, chosen, [params_table(c, p) for c, p in zip(cfgs, counts)], columns=PARAMS_COLUMNS,
+         settings={"model": model, "res": res, "overrides": given})
 
 
 @app.command()
 def flops(
-    model: ModelOpt, res: ResOpt = None, batch: Annotated[int, typer.Option(help="Images per forward.")] = 1,
-    counter: Annotated[str, typer.Option(help="analytic | fvcore | torch | all")] = "analytic",
-    device: Annotated[str, typer.Option(help="Where counters trace: meta (no memory) | cpu | cuda.")] = "meta",
-    csv: Annotated[Optional[Path], typer.Option("--csv", help="Also write rows (MACs per image) to CSV.")] = None,
-    json: Annotated[Optional[Path], typer.Option("--json", help="Also write rows to JSON.")] = None,
+    model: ModelOpt, res: ResOpt = None, batch: Annotated[int, typer.Option(min=1, help="Images per forward.")] = 1,
+    counter: Annotated[Counter, typer.Option(help="Who counts: the closed form, fvcore, torch's FlopCounterMode, "
+                                                  "or all three side by side.")] = Counter.analytic,
+    device: Annotated[CountDevice, typer.Option(help="Where counters trace (meta: no memory).")] = CountDevice.meta,
+    csv: CsvOpt = None, json: JsonOpt = None,
     patch: PatchOpt = None, dim: DimOpt = None, depth: DepthOpt = None, heads: HeadsOpt = None,
     mlp_ratio: MlpRatioOpt = None, classes: ClassesOpt = None, pool: PoolOpt = None, registers: RegistersOpt = None,
 ) -> None:
     """MACs and FLOPs per component from the closed form, fvcore or torch's FlopCounterMode.
 
-    Convention: 1 MAC = 2 FLOPs. Default counter: the closed form (no torch)."""
-    from vitbench.cost.counters import COUNT_DEVICES, COUNTERS, count
-    from vitbench.render.cost import COUNTER_FOOTNOTES, counters_table, flops_table
+    Convention: 1 MAC = 2 FLOPs; rows hold MACs per image. Default counter: the closed form (no torch)."""
+    from vitbench.cost.counters import COUNTERS, count
+    from vitbench.render.cost import COUNTER_FOOTNOTES, agreement_line, counters_table, flops_table
 
-    if counter not in COUNTERS + ("all",):
-        raise VitbenchError(f"unknown counter {counter!r}; valid: {', '.join(COUNTERS)}, all")
-    if device not in COUNT_DEVICES and not device.startswith("cuda:"):
-        raise VitbenchError(f"unknown device {device!r}; valid: {', '.join(COUNT_DEVICES)}, cuda:N")
-    if batch <= 0:
-        raise VitbenchError(f"batch must be a positive integer, got {batch}")
-    cfgs = build_configs(model, res, patch=patch, dim=dim, depth=depth, heads=heads, mlp_ratio=mlp_ratio,
-                         classes=classes, pool=pool, registers=registers)
-    out, rows = console(), []
-    for cfg in cfgs:
-        if counter == "all":
-            records = [count(cfg, name, device, batch) for name in COUNTERS]
-            out.print(counters_table(cfg, records, batch, device))
-            out.print(f"[dim]{COUNTER_FOOTNOTES}[/]")
-        else:
-            records = [count(cfg, counter, device, batch)]
-            out.print(flops_table(cfg, records[0], batch, device if counter != "analytic" else "closed form"))
-        rows += [{**cfg.to_row(), "counter": r.counter, "count_device": device if r.counter != "analytic" else "",
-                  "batch": batch, "params": analytic.params(cfg).total, **r.to_row()} for r in records]
-    from vitbench.storage import write_rows
-
-    for path in (csv, json):
-        if path is not None:
-            out.print(f"wrote {write_rows(rows, path)}")
+    chosen = outputs(csv, json)
+    given = overrides(patch, dim, depth, heads, mlp_ratio, classes, pool, registers)
+    names = COUNTERS if value(counter) == "all" else (value(counter),)
+    rows, tables = [], []
+    for cfg in build_configs(model, res, given):
+        records = [count(cfg, name, value(device), batch) for name in names]
+        tables += ([counters_table(cfg, records, batch, value(device)), agreement_line(records),
+                    f"[dim]{COUNTER_FOOTNOTES}[/]"] if len(records) > 1 else
+                   [flops_table(cfg, records[0], batch, value(device) if names != ("analytic",) else "closed form")])
+        rows += [{**cfg.to_row(), "counter": r.counter, "count_device": value(device) if r.counter != "analytic"
+                  else "", "batch": batch, "params": analytic.params(cfg).total, **r.to_row()} for r in records]
+    emit("flops", rows, chosen, tables, columns=FLOPS_COLUMNS,
+         settings={"model": model, "res": res, "batch": batch, "counter": value(counter), "device": value(device),
+                   "overrides": given})
 
 
 @app.command()
 def split(
-    model: ModelOpt, res: ResOpt = None, patch: PatchOpt = None, dim: DimOpt = None, depth: DepthOpt = None,
-    heads: HeadsOpt = None, mlp_ratio: MlpRatioOpt = None, classes: ClassesOpt = None, pool: PoolOpt = None,
-    registers: RegistersOpt = None,
+    model: ModelOpt, res: ResOpt = None, csv: CsvOpt = None, json: JsonOpt = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw the closed-form MACs per component vs "
-                                                 "tokens (log-log, crossovers marked) to this .png or .svg.")] = None,
+                                                 "tokens (log-log, crossovers marked) to this .png or .svg.",
+                                                 show_default=False)] = None,
+    patch: PatchOpt = None, dim: DimOpt = None, depth: DepthOpt = None, heads: HeadsOpt = None,
+    mlp_ratio: MlpRatioOpt = None, classes: ClassesOpt = None, pool: PoolOpt = None, registers: RegistersOpt = None,
 ) -> None:
     """Attention projections vs attention core vs MLP, per block and total, and where the core takes over.
 
     Give --res several times for a row per resolution."""
     from vitbench.render.cost import crossover_lines, split_resolutions_table, split_table
 
-    cfgs = build_configs(model, res, patch=patch, dim=dim, depth=depth, heads=heads, mlp_ratio=mlp_ratio,
-                         classes=classes, pool=pool, registers=registers)
-    out = console()
-    if len(cfgs) == 1:
-        out.print(split_table(cfgs[0], analytic.macs(cfgs[0])))
-    else:
-        out.print(split_resolutions_table([(cfg, analytic.macs(cfg)) for cfg in cfgs]))
-    for line in crossover_lines(cfgs[0], *analytic.crossovers(cfgs[0])):
-        out.print(line)
+    chosen = outputs(csv, json)
+    if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
+        raise VitbenchError(f"--plot {plot}: give a file name ending in .png or .svg")
+    given = overrides(patch, dim, depth, heads, mlp_ratio, classes, pool, registers)
+    cfgs = build_configs(model, res, given)
+    lines = [split_table(cfgs[0], analytic.macs(cfgs[0])) if len(cfgs) == 1 else
+             split_resolutions_table([(cfg, analytic.macs(cfg)) for cfg in cfgs])]
+    lines += crossover_lines(cfgs[0], *analytic.crossovers(cfgs[0]))
+    rows = [{**cfg.to_row(), **analytic.cost_row(cfg), **_crossover_fields(cfg)} for cfg in cfgs]
+    emit("split", rows, chosen, lines, columns=SPLIT_COST_COLUMNS,
+         settings={"model": model, "res": res, "overrides": given})
     if plot is not None:
         from vitbench.plot import split_curves
+        from vitbench.render import console
 
-        out.print(f"wrote {split_curves(cfgs, plot)}")
+        console(stderr=any(p == "-" for _, p in chosen)).print(f"wrote {split_curves(cfgs, plot)}")
+
+
+def _crossover_fields(cfg) -> dict:
+    to_mlp, to_dense = analytic.crossovers(cfg)
+    return {"crossover_mlp_tokens": to_mlp.tokens, "crossover_mlp_res": to_mlp.res,
+            "crossover_dense_tokens": to_dense.tokens, "crossover_dense_res": to_dense.res}

@@ -1,29 +1,106 @@
-"""Options shared by the commands that take a model: the zoo name, resolution(s) and overrides."""
+"""Options shared by the commands: the model and its overrides, typed choices (so `--help` lists them), output
+files. Choices come from their one definition (vitbench.dtypes, vitbench.measure.spec, ...). No torch."""
 
 from __future__ import annotations
 
+import enum
+import math
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from vitbench.zoo import ViTConfig, parse_res, resolve
+from vitbench.errors import VitbenchError
+from vitbench.measure.spec import ATTN_BACKENDS, DTYPES, MODES
+from vitbench.zoo import POOLS, ViTConfig, parse_res, resolve
 
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Zoo name, e.g. vit_b16, deit_s16 (see `vitbench models`).")]
+
+def _choices(name: str, values) -> type[enum.Enum]:
+    return enum.Enum(name, {v: v for v in values}, type=str)
+
+
+DType = _choices("DType", DTYPES)
+Attn = _choices("Attn", ATTN_BACKENDS)
+Pool = _choices("Pool", POOLS)
+Mode = _choices("Mode", MODES)
+Counter = _choices("Counter", ("analytic", "fvcore", "torch", "all"))
+CountDevice = _choices("CountDevice", ("meta", "cpu", "cuda"))
+FigureFormat = _choices("FigureFormat", ("png", "svg"))
+
+
+def value(choice) -> Optional[str]:
+    """An Enum option's plain value (None stays None)."""
+    return None if choice is None else getattr(choice, "value", choice)
+
+
+def finite(x: Optional[float]) -> Optional[float]:
+    """Typer parses 'inf' and 'nan' as floats: refuse them (one line)."""
+    if x is not None and not math.isfinite(x):
+        raise typer.BadParameter(f"must be a finite number, got {x}")
+    return x
+
+
+ModelOpt = Annotated[str, typer.Option(
+    "--model", "-m", help="Zoo name (vit_b16, deit_s16, any vit_{ti,s,b,l,h}<patch>; see `vitbench models`), or "
+                          "timm:NAME / torchvision:NAME.", show_default=False)]
 ResOpt = Annotated[Optional[list[str]], typer.Option(
-    "--res", "-r", help="Input resolution in px: 224 or HxW (384x512). Repeat for several.")]
-PatchOpt = Annotated[Optional[int], typer.Option(help="Override the patch size (px).")]
-DimOpt = Annotated[Optional[int], typer.Option(help="Override the width D.")]
-DepthOpt = Annotated[Optional[int], typer.Option(help="Override the depth L (blocks).")]
-HeadsOpt = Annotated[Optional[int], typer.Option(help="Override the number of heads.")]
-MlpRatioOpt = Annotated[Optional[float], typer.Option("--mlp-ratio", help="Override the MLP ratio (F = ratio × D).")]
-ClassesOpt = Annotated[Optional[int], typer.Option(help="Override the number of classes (0 = no head).")]
-PoolOpt = Annotated[Optional[str], typer.Option(help="Override pooling: cls or gap.")]
-RegistersOpt = Annotated[Optional[int], typer.Option(help="Number of register tokens.")]
+    "--res", "-r", help="Input resolution in px: 224 or HxW (384x512). Repeat for several. [default: the "
+                        "model's, 224]", show_default=False)]
+PatchOpt = Annotated[Optional[int], typer.Option(help="Override the patch size (px).", show_default=False)]
+DimOpt = Annotated[Optional[int], typer.Option(help="Override the width D.", show_default=False)]
+DepthOpt = Annotated[Optional[int], typer.Option(help="Override the depth L (blocks).", show_default=False)]
+HeadsOpt = Annotated[Optional[int], typer.Option(help="Override the number of heads.", show_default=False)]
+MlpRatioOpt = Annotated[Optional[float], typer.Option(
+    "--mlp-ratio", help="Override the MLP ratio (F = ratio × D).", callback=finite, show_default=False)]
+ClassesOpt = Annotated[Optional[int], typer.Option(help="Override the number of classes (0 = no head).",
+                                                   show_default=False)]
+PoolOpt = Annotated[Optional[Pool], typer.Option(help="Override pooling.", show_default=False)]
+RegistersOpt = Annotated[Optional[int], typer.Option(help="Number of register tokens.", show_default=False)]
+CsvOpt = Annotated[Optional[str], typer.Option(
+    "--csv", help="Also write the rows as CSV to this path ('-' for stdout: the table goes to stderr); a file "
+                  "gets a .meta.json sidecar.", show_default=False)]
+JsonOpt = Annotated[Optional[str], typer.Option(
+    "--json", help="Also write the rows as JSON to this path ('-' for stdout); a file gets a .meta.json "
+                   "sidecar.", show_default=False)]
+DeviceOpt = Annotated[str, typer.Option(help="auto (cuda if available) | cpu | cuda | cuda:N.")]
 
 
-def build_configs(model: str, res: list[str] | None, **overrides) -> list[ViTConfig]:
-    """One config per requested resolution (the preset's own when none is given)."""
-    overrides = {("num_classes" if k == "classes" else k): v for k, v in overrides.items()}
+def overrides(patch=None, dim=None, depth=None, heads=None, mlp_ratio=None, classes=None, pool=None,
+              registers=None) -> dict:
+    """The zoo overrides a command was given, by ViTConfig field name (None = keep the preset's)."""
+    return {"patch": patch, "dim": dim, "depth": depth, "heads": heads, "mlp_ratio": mlp_ratio,
+            "num_classes": classes, "pool": value(pool), "registers": registers}
+
+
+def build_configs(model: str, res: list[str] | None, given: dict) -> list[ViTConfig]:
+    """One config per requested resolution (the preset's own when none is given); zoo models only."""
+    if ":" in model:
+        from vitbench.measure import external
+
+        set_ = sorted(k for k, v in given.items() if v is not None)
+        if set_:
+            raise VitbenchError(f"overrides ({', '.join('--' + k.replace('_', '-') for k in set_)}) apply to zoo "
+                                f"models only, not {model}")
+        return [external.describe(model, parse_res(r) if r else None) for r in (res or [None])]
     if not res:
-        return [resolve(model, None, **overrides)]
-    return [resolve(model, parse_res(r), **overrides) for r in res]
+        return [resolve(model, None, **given)]
+    return [resolve(model, parse_res(r), **given) for r in res]
+
+
+def outputs(csv: Optional[str], json: Optional[str]) -> list[tuple[str, str]]:
+    """[(format, path)] of --csv / --json, checked before any work: suffixes, writable paths, one stdout."""
+    from vitbench.storage import STDOUT, check_writable
+
+    chosen = [(fmt, path) for fmt, path in (("csv", csv), ("json", json)) if path is not None]
+    if sum(path == STDOUT for _, path in chosen) > 1:
+        raise VitbenchError("only one of --csv and --json can write to stdout ('-')")
+    for fmt, path in chosen:
+        if path != STDOUT and Path(path).suffix != f".{fmt}":
+            raise VitbenchError(f"--{fmt} needs a path ending in .{fmt} (or '-' for stdout), got {path!r}")
+        check_writable(path)
+    return chosen
+
+
+def to_stdout(chosen: list[tuple[str, str]]) -> bool:
+    """True when rows go to stdout (then tables and messages go to stderr)."""
+    return any(path == "-" for _, path in chosen)

@@ -8,11 +8,12 @@ from typing import Annotated, Optional
 import typer
 
 from vitbench.cli.app import app
+from vitbench.cli.options import FigureFormat, value
 from vitbench.render import console
 
 ResultsArg = Annotated[Path, typer.Argument(help="Results file (.csv or .json) written by vitbench, e.g. by `sweep`.",
                                             show_default=False)]
-FormatOpt = Annotated[str, typer.Option("--format", help="Figure format: png | svg.")]
+FormatOpt = Annotated[FigureFormat, typer.Option("--format", help="Figure format.")]
 
 
 def _print_plots(result) -> None:
@@ -26,18 +27,18 @@ def _print_plots(result) -> None:
 @app.command()
 def plot(
     results: ResultsArg,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for the figures "
+    out: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder for the figures "
                                                 "(default: <results stem>_plots next to the results file).")] = None,
-    fmt: FormatOpt = "png",
+    fmt: FormatOpt = FigureFormat.png,
 ) -> None:
     """Draw the figures a results file supports, and say which were skipped and why.
 
     MACs vs tokens by component; attention share vs resolution; latency, throughput, memory vs tokens; MFU vs batch."""
     from vitbench.errors import VitbenchError
-    from vitbench.plot import check_format, plot_results
+    from vitbench.plot import plot_results
     from vitbench.plotdata import load_results
 
-    check_format(fmt)
+    fmt = value(fmt)
     df = load_results(results)
     result = plot_results(df, out or results.with_name(f"{results.stem}_plots"), fmt)
     _print_plots(result)
@@ -50,15 +51,14 @@ def plot(
 def report(
     results: ResultsArg,
     out: Annotated[Optional[Path], typer.Option(
-        "--out", "-o", help="Markdown file to write; figures go to <its stem>_files/ beside it "
+        "--output", "-o", help="Markdown file to write; figures go to <its stem>_files/ beside it "
                             "(default: <results stem>_report.md).")] = None,
-    fmt: FormatOpt = "png",
+    fmt: FormatOpt = FigureFormat.png,
 ) -> None:
     """Write a markdown report: environment, findings computed from the rows, summary tables, figures."""
-    from vitbench.plot import check_format
     from vitbench.report import write_report
 
-    check_format(fmt)
+    fmt = value(fmt)
     result = write_report(results, out or results.with_name(f"{results.stem}_report.md"), fmt)
     _print_plots(result.plots)
     console().print(f"wrote {result.path}")

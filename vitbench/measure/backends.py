@@ -14,6 +14,9 @@ from typing import Callable, Iterator
 
 import torch
 
+from vitbench.dtypes import DTYPES
+from vitbench.errors import one_line
+
 PINNED = ("flash", "efficient", "cudnn", "math")
 _NO_KERNEL = ("no available kernel", "no viable backend")
 _NO_DTYPE_KERNEL = ("not implemented for 'half'", "not implemented for 'bfloat16'")
@@ -24,12 +27,14 @@ class Unsupported(Exception):
 
 
 def weight_dtype(dtype: str) -> torch.dtype:
-    """The dtype of weights and input: fp16/bf16 cast them; fp32, tf32 and amp-* keep fp32."""
-    return {"fp16": torch.float16, "bf16": torch.bfloat16}.get(dtype, torch.float32)
+    """The torch dtype of weights and input (vitbench.dtypes): fp16/bf16 cast them; fp32, tf32, amp-* keep fp32."""
+    return getattr(torch, DTYPES[dtype].weights)
 
 
 def autocast_dtype(dtype: str) -> torch.dtype | None:
-    return {"amp-fp16": torch.float16, "amp-bf16": torch.bfloat16}.get(dtype)
+    """The dtype torch.autocast computes in for amp-*; None for the others."""
+    name = DTYPES[dtype].autocast
+    return None if name is None else getattr(torch, name)
 
 
 def attn_impl(attn: str) -> str:
@@ -55,7 +60,7 @@ def check_supported(dtype: str, device: str) -> None:
 def precision(dtype: str) -> Iterator[None]:
     """TF32 on for tf32, off otherwise (matmul and cuDNN flags); the previous flags are restored after."""
     saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    on = dtype == "tf32"
+    on = DTYPES[dtype].tf32
     torch.backends.cuda.matmul.allow_tf32 = on
     torch.backends.cudnn.allow_tf32 = on
     try:
@@ -113,12 +118,6 @@ def probe(fn: Callable[[], object], attn: str, dtype: str) -> None:
             if any(s in text for s in _NO_DTYPE_KERNEL):
                 raise Unsupported(f"{dtype} is not supported here: {one_line(str(e))}") from None
             raise
-
-
-def one_line(text: str, limit: int = 300) -> str:
-    """First non-empty line of a message, cut to `limit` characters."""
-    line = next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "")
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def describe_error(exc: BaseException) -> tuple[str, str]:

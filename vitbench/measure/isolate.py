@@ -1,37 +1,39 @@
-"""Run one point in a child process: `python -m vitbench.measure.isolate REQUEST.json RESULT.json`.
+"""Run one point in a child process: `python -m vitbench.measure.child REQUEST.json RESULT.json`.
 
-The parent writes the config, spec, measures, device and its torch thread count as JSON; the child measures
-in-process (vitbench.measure.bench.measure_row) with the same thread count, adds its own peak RSS on CPU
-(mem_peak_mib; mem_base_mib = its RSS after importing torch, before the model was built) and writes the row back. A child that dies
-(segfault, OOM killer, os._exit) or times out becomes a row with status 'error' and the exit code or
-signal in `error`, so a sweep goes on.
+The parent writes the config, spec, measures and its torch thread count as JSON; the child measures in-process
+(vitbench.measure.child) with the same thread count, adds its own peak RSS on CPU and writes the row and its raw
+samples back. A child that dies (segfault, OOM killer, os._exit) or times out becomes a row with status 'error'
+and the exit code or signal in `error`, so a sweep goes on.
 
-Test seam: when the environment variable VITBENCH_ISOLATE_DIE is set in the child, it dies before
-measuring: 'sigkill' sends itself SIGKILL (what the kernel OOM killer does); 'exit:N' calls os._exit(N).
+The child dies with its parent (Linux: PR_SET_PDEATHSIG = SIGKILL), so a killed sweep leaves no orphan measuring
+on; when the parent is interrupted (SIGINT, SIGTERM) `subprocess.run` kills the child and the temporary folder
+is removed on the way out.
 """
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import json
-import os
 import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
+from vitbench.errors import one_line
 from vitbench.measure.spec import BenchSpec
 from vitbench.zoo import ViTConfig
 
-DIE_ENV = "VITBENCH_ISOLATE_DIE"
 DEFAULT_TIMEOUT_S = 3600.0
+CHILD_MODULE = "vitbench.measure.child"
+PR_SET_PDEATHSIG = 1
 
 
-def request(cfg: ViTConfig, spec: BenchSpec, measures: Sequence[str], device: str, threads: int) -> dict:
+def request(cfg: ViTConfig, spec: BenchSpec, measures: Sequence[str], threads: int) -> dict:
     return {"cfg": dataclasses.asdict(cfg), "spec": dataclasses.asdict(spec), "measures": list(measures),
-            "device": device, "threads": threads}
+            "threads": threads}
 
 
 def exit_reason(returncode: int, stderr: str) -> str:
@@ -46,61 +48,40 @@ def exit_reason(returncode: int, stderr: str) -> str:
     else:
         text = f"child process exited with code {returncode}"
     last = next((ln.strip() for ln in reversed(stderr.splitlines()) if ln.strip()), "")
-    from vitbench.measure.backends import one_line
-
     return one_line(f"{text}: {last}" if last else text)
 
 
-def run_isolated(cfg: ViTConfig, spec: BenchSpec, measures: Sequence[str], device: str,
-                 timeout_s: float = DEFAULT_TIMEOUT_S) -> dict:
-    """Measure the point in a fresh `python -m vitbench.measure.isolate` process; always returns a row."""
-    import torch
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: the parent still kills the child when it is interrupted
 
-    from vitbench import schema
-    from vitbench.measure.bench import base_fields
 
-    spec = dataclasses.replace(spec, isolate=False)
+def child_command(request_path: Path, result_path: Path) -> list[str]:
+    return [sys.executable, "-m", CHILD_MODULE, str(request_path), str(result_path)]
+
+
+Launcher = Callable[[list[str], float], subprocess.CompletedProcess]
+
+
+def launch(argv: list[str], timeout_s: float) -> subprocess.CompletedProcess:
+    """Run the child; it dies with this process."""
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s,
+                          preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+
+
+def run_in_child(req: dict, timeout_s: float = DEFAULT_TIMEOUT_S, launcher: Launcher = launch
+                 ) -> tuple[dict | None, str | None]:
+    """(the child's result {'row', 'samples'}, None) or (None, one line saying why the child failed).
+    `launcher` runs the command (tests inject one that dies)."""
     with tempfile.TemporaryDirectory(prefix="vitbench-point-") as tmp:
-        req, res = Path(tmp) / "request.json", Path(tmp) / "result.json"
-        req.write_text(json.dumps(request(cfg, spec, measures, device, torch.get_num_threads())))
+        req_path, res_path = Path(tmp) / "request.json", Path(tmp) / "result.json"
+        req_path.write_text(json.dumps(req))
         try:
-            proc = subprocess.run([sys.executable, "-m", "vitbench.measure.isolate", str(req), str(res)],
-                                  capture_output=True, text=True, timeout=timeout_s)
-            if proc.returncode == 0 and res.exists():
-                return schema.make_row(**json.loads(res.read_text()))
-            error = exit_reason(proc.returncode, proc.stderr)
+            proc = launcher(child_command(req_path, res_path), timeout_s)
         except subprocess.TimeoutExpired:
-            error = f"child process timed out after {timeout_s:g} s"
-    return schema.make_row(**base_fields(cfg, spec, device, measures), status="error", error=error)
-
-
-def _die_if_asked() -> None:
-    how = os.environ.get(DIE_ENV, "")
-    if how == "sigkill":
-        os.kill(os.getpid(), signal.SIGKILL)
-    elif how.startswith("exit:"):
-        os._exit(int(how.split(":", 1)[1]))
-
-
-def child_main(request_path: str, result_path: str) -> None:
-    """The child's side: measure, add the process's own peak RSS on CPU, write the row as JSON."""
-    _die_if_asked()
-    import torch
-
-    from vitbench.measure import memory
-    from vitbench.measure.bench import measure_row, wants
-
-    base_mb = memory.rss_mb()  # interpreter + torch + vitbench, before the model exists
-    req = json.loads(Path(request_path).read_text())
-    torch.set_num_threads(req["threads"])
-    cfg = ViTConfig(**{**req["cfg"], "img_size": tuple(req["cfg"]["img_size"])})
-    spec = BenchSpec(**req["spec"])
-    row = measure_row(cfg, spec, req["measures"], req["device"])
-    if req["device"] == "cpu" and wants(spec, req["measures"]).memory and row["status"] == "ok":
-        row["mem_peak_mib"] = memory.peak_rss_mb()
-        row["mem_base_mib"] = base_mb
-    Path(result_path).write_text(json.dumps(row))
-
-
-if __name__ == "__main__":
-    child_main(sys.argv[1], sys.argv[2])
+            return None, f"child process timed out after {timeout_s:g} s"
+        if proc.returncode == 0 and res_path.exists():
+            return json.loads(res_path.read_text()), None
+        return None, exit_reason(proc.returncode, proc.stderr or "")

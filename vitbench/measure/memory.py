@@ -63,3 +63,25 @@ def peak_rss_mb() -> float:
     """Peak resident set size of this process so far (ru_maxrss: KiB on Linux, bytes on macOS)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / MIB if sys.platform == "darwin" else peak / 1024
+
+
+class Tracker:
+    """The memory tracker of one point, in MiB. CUDA: `memory_allocated` before and after the build (weights),
+    `reset_peak_memory_stats` before the timed iterations and `max_memory_allocated` after them (peak). CPU:
+    weights = parameter and buffer bytes; the peak is the isolated child's peak RSS (vitbench.measure.isolate)."""
+
+    def __init__(self, device: str):
+        self.device, self.cuda = device, device.startswith("cuda")
+        self.base_mib = cuda_allocated_mb(device) if self.cuda else None
+
+    def after_build(self, model) -> dict:
+        if self.cuda:
+            return {"mem_base_mib": self.base_mib, "mem_weights_mib": cuda_allocated_mb(self.device) - self.base_mib}
+        return {"mem_weights_mib": tensor_bytes(model) / MIB}
+
+    def before_timing(self) -> None:
+        if self.cuda:
+            cuda_reset_peak(self.device)
+
+    def after_timing(self) -> dict:
+        return {"mem_peak_mib": cuda_peak_mb(self.device)} if self.cuda else {}

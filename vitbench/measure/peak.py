@@ -111,7 +111,7 @@ def measure_peaks(device: str, n: int | None = None, mib: int | None = None, ite
 
     A precision the device cannot run gives a row whose `error` says why."""
     from vitbench.measure.backends import check_supported, one_line
-    from vitbench.measure.bench import device_name
+    from vitbench.devices import device_name
 
     d_n, d_mib = default_sizes(device)
     n, mib = n or d_n, mib or d_mib

@@ -14,20 +14,29 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from vitbench.devices import is_cuda
+from vitbench.measure import stats
+
 MAX_ITERS = 100_000  # safety cap on timed iterations when `min_time_s` asks for many fast ones
 
 
 @dataclass(frozen=True)
-class Timing:
-    """Raw per-iteration samples (ms) plus what the warm-up did."""
+class LatencyRecord:
+    """The latency tracker's result: raw per-iteration samples (ms, timing order) plus what the warm-up did."""
 
     samples_ms: tuple[float, ...]
     warmup_iters: int
     warmup_s: float
 
-
-def is_cuda(device: str) -> bool:
-    return str(device).startswith("cuda")
+    def columns(self, batch: int, macs_per_image: int | None, peak_tflops: float | None) -> dict:
+        """latency_ms_*, n_iters, throughput, achieved TFLOP/s and MFU (when the peak is known), warm-up."""
+        summary = stats.summarize(self.samples_ms)
+        cols = {**summary.latency_columns(), "throughput_ips": stats.throughput_ips(batch, summary.median),
+                "warmup_iters": self.warmup_iters, "warmup_s": round(self.warmup_s, 4)}
+        if macs_per_image is not None:
+            cols["tflops_achieved"] = stats.tflops_achieved(macs_per_image, batch, summary.median)
+            cols["mfu"] = stats.mfu(cols["tflops_achieved"], peak_tflops)
+        return cols
 
 
 def synchronize(device: str) -> None:
@@ -84,17 +93,15 @@ def samples(fn: Callable[[], object], device: str, iters: int, min_time_s: float
 
 
 def time_fn(fn: Callable[[], object], device: str, *, warmup: int, min_warmup_s: float, iters: int,
-            min_time_s: float = 0.0) -> Timing:
+            min_time_s: float = 0.0) -> LatencyRecord:
     """Warm up, then time `fn` per iteration; the samples are in milliseconds."""
     if iters < 1:
         raise ValueError(f"iters must be >= 1, got {iters}")
     n_warm, warm_s = warm_up(fn, device, warmup, min_warmup_s)
-    return Timing(tuple(samples(fn, device, iters, min_time_s)), n_warm, warm_s)
+    return LatencyRecord(tuple(samples(fn, device, iters, min_time_s)), n_warm, warm_s)
 
 
 def overhead_ms(device: str = "cpu", iters: int = 10_000) -> float:
     """Median per-iteration cost of the timing loop itself (an empty callable), in milliseconds."""
-    from vitbench.measure.stats import summarize
-
     timing = time_fn(lambda: None, device, warmup=100, min_warmup_s=0.0, iters=iters)
-    return summarize(timing.samples_ms).median
+    return stats.summarize(timing.samples_ms).median

@@ -1,18 +1,76 @@
-"""Rich rendering: rows and records -> rich tables. Measurement and storage never print; the CLI calls these."""
+"""Rich rendering: rows and records -> rich tables. Measurement and storage never print; the CLI calls these.
+
+Tables fit 80 columns without cutting a number: they use a compact box, numbers never wrap or get an ellipsis
+(text columns fold instead), and wide tables keep their optional columns for `--wide`. The console is as wide
+as the terminal, or $COLUMNS, or 100 columns when output goes to a file or pipe.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 
+from rich import box
 from rich.console import Console
+from rich.table import Table
 
-PIPE_WIDTH = 160  # columns when output is not a terminal (files, CI logs, CliRunner): never truncate numbers
+PIPE_WIDTH = 100  # columns when output is not a terminal and $COLUMNS is unset (files, CI logs, CliRunner)
+
+
+class _Console(Console):
+    """Plain text lines (messages, paths, progress) wrap at spaces but never inside a word: a path or a number
+    longer than the line stays whole (the terminal wraps it), so it can be copied and searched."""
+
+    def print(self, *objects, **kwargs) -> None:
+        if not objects or not all(isinstance(o, str) for o in objects) or "soft_wrap" in kwargs:
+            return super().print(*objects, **kwargs)
+        from rich._wrap import divide_line
+        from rich.text import Text
+
+        markup = kwargs.pop("markup", True)
+        source = " ".join(objects)
+        text = Text.from_markup(source) if markup else Text(source)
+        for line in text.split("\n", allow_blank=True):
+            for part in line.divide(divide_line(line.plain, max(self.width, 20), fold=False)):
+                part.rstrip()
+                super().print(part, soft_wrap=True, **kwargs)
 
 
 def console(stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
-    width = None if stream.isatty() else PIPE_WIDTH
-    return Console(stderr=stderr, highlight=False, width=width)
+    width = None
+    if os.environ.get("COLUMNS", "").isdigit():
+        width = int(os.environ["COLUMNS"])
+    elif not stream.isatty():
+        width = PIPE_WIDTH
+    return _Console(file=stream, highlight=False, width=width)
+
+
+class CompactTable(Table):
+    """A table that never cuts a number: when it is rendered, every number column (right-aligned) gets a minimum
+    width of its widest cell, so a narrow console folds headers and text columns instead of printing '…'."""
+
+    def __rich_console__(self, console, options):
+        from rich.text import Text
+
+        for column in self.columns:
+            if column.justify == "right":
+                widths = [Text.from_markup(c).cell_len if isinstance(c, str) else 0 for c in column._cells]
+                column.min_width = max([*widths, column.min_width or 0])
+        return super().__rich_console__(console, options)
+
+
+def new_table(title: str | None = None, caption: str | None = None) -> Table:
+    """A compact table (no vertical rules: 2 columns of padding per column) that folds text, never numbers."""
+    return CompactTable(title=title, caption=caption, box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left",
+                        caption_justify="left", collapse_padding=True)
+
+
+def add_columns(table: Table, names: list[str], text: set[str] | tuple = ()) -> None:
+    """Columns named `names`: those in `text` left-aligned and folding; the rest right-aligned numbers that are
+    never wrapped or cut (CompactTable); every header may wrap at its spaces."""
+    for name in names:
+        table.add_column(name, justify="left" if name in text else "right", overflow="fold")
 
 
 def fmt_int(value: int | None) -> str:

@@ -1,30 +1,19 @@
 """Tables for `vitbench bench` and `vitbench peak`. No torch.
 
-Times are ms per forward of the whole batch; throughput images/s; memory MiB (labelled MB); TFLOP/s are
-1e12 FLOP/s with 1 MAC = 2 FLOPs.
+Times are ms per iteration of the whole batch; throughput images/s; memory MiB (2**20 bytes); TFLOP/s are
+1e12 FLOP/s with 1 MAC = 2 FLOPs. Headers, units and number formats come from vitbench.schema.
 """
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
 
-from vitbench.render import fmt_pct
+from vitbench.components import LABELS, TIMED
+from vitbench.render import add_columns, fmt_pct, new_table
+from vitbench.schema import fmt_ms, format_value, header
 
-SPLIT_LABELS = {
-    "attn_proj": "attention projections (qkv + out)", "attn_core": "attention core (QKᵀ, softmax, AV)",
-    "mlp": "MLP (fc1 + GELU + fc2)", "rest": "rest (patch embed, norms, residuals, head)",
-}
-
-
-def fmt_ms(value: float | None) -> str:
-    """Milliseconds with 3-4 significant digits."""
-    if value is None:
-        return "-"
-    return f"{value:.3f}" if value < 10 else f"{value:.2f}" if value < 1000 else f"{value:.1f}"
-
-
-def _num(value: float | None, fmt: str) -> str:
-    return "-" if value is None else format(value, fmt)
+NOISY_IQR_FRACTION = 0.10  # IQR above this fraction of the median: flag the row as noisy
 
 
 def _res(row: dict) -> str:
@@ -32,43 +21,59 @@ def _res(row: dict) -> str:
     return str(h) if h == w else f"{h}x{w}"
 
 
+def short_kernel(name) -> str:
+    """'_scaled_dot_product_flash_attention_for_cpu' -> 'flash (cpu)'; 'math' stays; '-' when unknown."""
+    if not name:
+        return "-"
+    text = str(name).removeprefix("aten::").removeprefix("_scaled_dot_product_").removesuffix("_attention")
+    text = text.replace("_attention_for_cpu", " (cpu)").replace("_for_cpu", " (cpu)")
+    return text
+
+
 def _status(row: dict) -> str:
-    return "[green]ok[/]" if row["status"] == "ok" else f"[red]{row['status']}[/]"
+    return "[green]ok[/]" if row["status"] == "ok" else f"[red]{escape(str(row['status']))}[/]"
 
 
-def bench_table(rows: list[dict], title: str, caption: str) -> Table:
-    """One line per point: median with p10–p90, IQR, n, throughput, memory, efficiency, status."""
+def bench_table(rows: list[dict], title: str, caption: str, wide: bool = False) -> Table:
+    """One line per point. Default: the point, how it ran, median and p10–p90, img/s, peak MiB, the attention
+    kernel that ran, status; `wide` adds n, IQR, weights, TFLOP/s, MFU, compile time, max batch."""
     cuda = any(str(r["device"]).startswith("cuda") for r in rows)
-    extra = [c for c, on in (("compile", any(r["compile"] for r in rows)),
-                             ("max batch", any(r["max_batch"] is not None for r in rows))) if on]
-    table = Table(title=title, caption=caption)
-    cols = ["model", "res", "batch", "dtype", "attn", *extra, "median ms", "p10–p90 ms", "IQR ms", "n",
-            "img/s", "weights MB", "peak MB", "TFLOP/s", *(["MFU"] if cuda else []), "status"]
-    for col in cols:
-        table.add_column(col, justify="left" if col in ("model", "dtype", "attn", "status") else "right")
+    extra = ["n_iters", "latency_ms_iqr", "mem_weights_mib", "tflops_achieved"] if wide else []
+    extra += (["mfu"] if wide and cuda else []) + (["compile_s"] if wide and any(r["compile"] for r in rows) else [])
+    extra += ["max_batch"] if any(r.get("max_batch") is not None for r in rows) else []
+    table = new_table(title, caption)
+    names = ["point", "run", "median ms", "p10–p90 ms", "img/s", *map(header, extra), "peak MiB", "kernel",
+             "status"]
+    add_columns(table, names, text={"point", "run", "kernel", "status"})
     for r in rows:
-        cells = [r["model"], _res(r), str(r["batch"]), r["dtype"], r["attn"]]
-        if "compile" in extra:
-            cells.append("yes" if r["compile"] else "no")
-        if "max batch" in extra:
-            cells.append(_num(r["max_batch"], "d"))
+        run = f"{r['dtype']} {r['attn']}" + (" compiled" if r["compile"] else "") + (
+            f" {r['mode']}" if r.get("mode") not in (None, "infer") else "")
         spread = "-" if r["latency_ms_p10"] is None else f"{fmt_ms(r['latency_ms_p10'])}–{fmt_ms(r['latency_ms_p90'])}"
-        cells += [fmt_ms(r["latency_ms_median"]), spread, fmt_ms(r["latency_ms_iqr"]), _num(r["n_iters"], "d"),
-                  _num(r["throughput_ips"], ",.1f"), _num(r["mem_weights_mib"], ",.1f"),
-                  _num(r["mem_peak_mib"], ",.1f"), _num(r["tflops_achieved"], ".4g")]
-        if cuda:
-            cells.append(fmt_pct(r["mfu"]))
-        table.add_row(*cells, _status(r))
+        table.add_row(escape(f"{r['model']} {_res(r)} b{r['batch']}"), run,
+                      format_value("latency_ms_median", r["latency_ms_median"]), spread,
+                      format_value("throughput_ips", r["throughput_ips"]),
+                      *(format_value(c, r.get(c)) for c in extra), format_value("mem_peak_mib", r["mem_peak_mib"]),
+                      short_kernel(r.get("attn_kernel")), _status(r))
     return table
+
+
+def caption(spec, device: str, threads: int) -> str:
+    """How the numbers were taken: clock, warm-up and timing settings, what peak memory means."""
+    cuda = device.startswith("cuda")
+    clock = "CUDA events, one synchronize at the end" if cuda else f"perf_counter_ns, {threads} torch threads"
+    memory = ("peak: allocator peak (max_memory_allocated) incl. weights and input" if cuda
+              else "peak: peak RSS of the measuring child process, incl. python + torch")
+    t = spec.timing()
+    return (f"ms per iteration of the whole batch ({clock}): median and p10–p90 of the timed iterations. "
+            f"Warm-up ≥ {t.warmup} iterations and ≥ {t.min_warmup_s:g} s; timed ≥ {t.iters} iterations and "
+            f"≥ {t.min_time_s:g} s (the defaults for {device.split(':')[0]} unless given). img/s = batch / median. "
+            f"MiB = 2²⁰ bytes; {memory}. kernel: the attention op that ran in a profiled iteration.")
 
 
 def error_lines(rows: list[dict]) -> list[str]:
     """'model res batch dtype attn: status: error' for each row that is not ok."""
     return [f"{r['model']} {_res(r)} px batch {r['batch']} {r['dtype']} {r['attn']}: {r['status']}: {r['error']}"
             for r in rows if r["status"] != "ok"]
-
-
-NOISY_IQR_FRACTION = 0.10  # IQR above this fraction of the median: flag the row as noisy
 
 
 def noise_lines(rows: list[dict], context: str = "", threshold: float = NOISY_IQR_FRACTION) -> list[str]:
@@ -84,31 +89,32 @@ def noise_lines(rows: list[dict], context: str = "", threshold: float = NOISY_IQ
 
 def split_table(row: dict) -> Table:
     """Measured time per component beside its share of the MACs (closed form)."""
-    table = Table(title=f"Measured split — {row['model']} {_res(row)} px, batch {row['batch']}, {row['dtype']}, "
-                        f"{row['attn']}",
-                  caption="ms per forward of the batch, summed over blocks, medians of separate hooked iterations; "
-                          "shares of the hooked forward time. MAC share: closed form (rest = patch embed + head).")
-    for col in ("component", "time ms", "time share", "MAC share"):
-        table.add_column(col, justify="left" if col == "component" else "right")
+    table = new_table(f"Measured split — {row['model']} {_res(row)} px, batch {row['batch']}, {row['dtype']}, "
+                      f"{row['attn']}",
+                      "ms per iteration of the batch, summed over blocks; shares of the iteration. MAC share: closed "
+                      "form (rest = patch embed + head).")
+    add_columns(table, ["component", "time ms", "time share", "MAC share"], text={"component"})
     macs = row.get("macs")
     mac_parts = {} if not macs else {
         "attn_proj": row["macs_attn_proj"], "attn_core": row["macs_attn_core"], "mlp": row["macs_mlp"],
         "rest": row["macs_patch_embed"] + row["macs_head"],
     }
-    for c, label in SPLIT_LABELS.items():
+    for c in TIMED:
         mac_share = mac_parts[c] / macs if macs else None
-        table.add_row(label, fmt_ms(row[f"time_ms_{c}"]), fmt_pct(row[f"time_share_{c}"]), fmt_pct(mac_share))
+        table.add_row(LABELS[c], format_value(f"time_ms_{c}", row[f"time_ms_{c}"]),
+                      format_value(f"time_share_{c}", row[f"time_share_{c}"]), fmt_pct(mac_share))
     return table
 
 
 def peak_table(rows: list[dict], title: str) -> Table:
     """`vitbench peak`: measured matmul TFLOP/s and copy GB/s beside the datasheet peak."""
-    table = Table(title=title, caption="matmul: 2·n³ FLOPs per n×n @ n×n, median of the timed iterations; "
-                                       "copy: bytes read + written per second (1 GB = 1e9 B). Datasheet: dense, "
-                                       "no sparsity (vitbench.measure.peak).")
-    for col in ("measure", "size", "measured", "unit", "datasheet", "of datasheet", "note"):
-        table.add_column(col, justify="left" if col in ("measure", "unit", "note") else "right")
+    table = new_table(title, "matmul: 2·n³ FLOPs per n×n @ n×n, median of the timed iterations; copy: bytes read "
+                             "+ written per second (1 GB = 1e9 B). Datasheet: dense, no sparsity.")
+    add_columns(table, ["measure", "size", "measured", "unit", "datasheet", "of datasheet", "note"],
+                text={"measure", "unit", "note"})
     for r in rows:
-        table.add_row(r["measure"], r["size"], _num(r["value"], ",.2f" if r["unit"] == "GB/s" else ".4g"),
-                      r["unit"], _num(r["datasheet"], ".1f"), fmt_pct(r["ratio"]), r["error"] or "")
+        value = "-" if r["value"] is None else format(r["value"], ",.2f" if r["unit"] == "GB/s" else ".4g")
+        table.add_row(r["measure"], r["size"], value, r["unit"],
+                      "-" if r["datasheet"] is None else f"{r['datasheet']:.1f}", fmt_pct(r["ratio"]),
+                      escape(r["error"] or ""))
     return table

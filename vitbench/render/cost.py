@@ -1,30 +1,29 @@
-"""Tables for `vitbench models`, `params`, `flops` and `split`."""
+"""Tables for `vitbench models`, `params`, `flops` and `split`. Compact: they fit 80 columns with exact counts."""
 
 from __future__ import annotations
 
 from rich.table import Table
 
+from vitbench.components import LABELS, PARAM_LABELS
 from vitbench.cost.analytic import Crossover
-from vitbench.components import LABELS as COMPONENT_LABELS
 from vitbench.cost.breakdown import ELEMENTWISE_COMPONENTS, MATMUL_COMPONENTS, Breakdown, ParamBreakdown
-from vitbench.render import fmt_int, fmt_pct, fmt_si
+from vitbench.render import add_columns, fmt_int, fmt_pct, fmt_si, new_table
 from vitbench.zoo import ViTConfig
 
-MAC_CAPTION = "1 MAC = 1 multiply-add = 2 FLOPs. Papers and timm print GMACs as 'GFLOPs'."
+MAC_CAPTION = "1 MAC = 1 multiply-add = 2 FLOPs; papers and timm print GMACs as 'GFLOPs'."
 
 
 def describe(cfg: ViTConfig) -> str:
     extras = [f"+{cfg.registers} reg" if cfg.registers else "", "distilled" if cfg.distill else ""]
     tail = " ".join(e for e in extras if e)
-    return (f"{cfg.name} · {cfg.res_label} px · patch {cfg.patch} · D {cfg.dim} · L {cfg.depth} · "
-            f"h {cfg.heads} · N {cfg.tokens} tokens{' · ' + tail if tail else ''}")
+    return (f"{cfg.name} · {cfg.res_label} px · P{cfg.patch} · D {cfg.dim} · L {cfg.depth} · "
+            f"h {cfg.heads} · N {cfg.tokens}{' · ' + tail if tail else ''}")
 
 
 def models_table(rows: list[tuple[ViTConfig, int, int]]) -> Table:
     """rows: (config, params at 224, MACs at 224)."""
-    table = Table(title="vitbench zoo (at 224 px)", caption=MAC_CAPTION)
-    for col in ("name", "patch", "width", "depth", "heads", "MLP", "tokens", "params", "GMACs"):
-        table.add_column(col, justify="left" if col == "name" else "right")
+    table = new_table("vitbench zoo (at 224 px)", f"GMACs per image. {MAC_CAPTION}")
+    add_columns(table, ["name", "patch", "D", "L", "heads", "MLP", "tokens", "params", "GMACs"], text={"name"})
     for cfg, n_params, n_macs in rows:
         table.add_row(cfg.name, str(cfg.patch), str(cfg.dim), str(cfg.depth), str(cfg.heads),
                       str(cfg.mlp_hidden), str(cfg.tokens), fmt_int(n_params), f"{n_macs / 1e9:.2f}")
@@ -32,15 +31,10 @@ def models_table(rows: list[tuple[ViTConfig, int, int]]) -> Table:
 
 
 def params_table(cfg: ViTConfig, p: ParamBreakdown) -> Table:
-    table = Table(title=f"Parameters — {describe(cfg)}", caption="exact trainable parameters")
-    table.add_column("component")
-    table.add_column("params", justify="right")
-    table.add_column("millions", justify="right")
-    table.add_column("share", justify="right")
-    labels = {"patch_embed": "patch embed", "tokens_pos": "cls/dist/reg tokens + position table",
-              "attention": "attention (qkv + out)", "mlp": "MLP", "norms": "LayerNorms", "head": "head"}
+    table = new_table(f"Parameters — {describe(cfg)}", "exact trainable parameters")
+    add_columns(table, ["component", "params", "millions", "share"], text={"component"})
     for key, value in p.as_dict().items():
-        table.add_row(labels[key], fmt_int(value), f"{value / 1e6:.3f}", fmt_pct(value / p.total))
+        table.add_row(PARAM_LABELS[key], fmt_int(value), f"{value / 1e6:.3f}", fmt_pct(value / p.total))
     table.add_section()
     table.add_row("[bold]total[/]", f"[bold]{fmt_int(p.total)}[/]", f"[bold]{p.total / 1e6:.3f}[/]", "100.0%")
     return table
@@ -49,52 +43,63 @@ def params_table(cfg: ViTConfig, p: ParamBreakdown) -> Table:
 def flops_table(cfg: ViTConfig, b: Breakdown, batch: int, device: str) -> Table:
     """One counter's breakdown, totals for the batch."""
     total = b.total * batch
-    table = Table(title=f"MACs — {describe(cfg)} — batch {batch} — counter {b.counter} ({device})",
-                  caption=f"Per forward of {batch} image(s). {MAC_CAPTION} Elementwise work is not in the totals.")
-    for col in ("component", "MACs", "GMACs", "GFLOPs", "share"):
-        table.add_column(col, justify="left" if col == "component" else "right")
+    table = new_table(f"MACs — {describe(cfg)} — batch {batch} — {b.counter} ({device})",
+                      f"Per forward of {batch} image(s). {MAC_CAPTION} Element-ops are not in the totals.")
+    add_columns(table, ["component", "MACs", "GMACs", "GFLOPs", "share"], text={"component"})
     for c in MATMUL_COMPONENTS:
         v = getattr(b, c) * batch
-        table.add_row(COMPONENT_LABELS[c], fmt_int(v), f"{v / 1e9:.3f}", f"{2 * v / 1e9:.3f}", fmt_pct(v / total))
+        table.add_row(LABELS[c], fmt_int(v), f"{v / 1e9:.3f}", f"{2 * v / 1e9:.3f}", fmt_pct(v / total))
     table.add_section()
-    table.add_row("[bold]total (matmul + attention core)[/]", f"[bold]{fmt_int(total)}[/]",
+    table.add_row("[bold]total[/]", f"[bold]{fmt_int(total)}[/]",
                   f"[bold]{total / 1e9:.3f}[/]", f"[bold]{2 * total / 1e9:.3f}[/]", "100.0%")
-    table.add_row("attention share (proj + core)", "", "", "", fmt_pct(b.share("attention")))
+    table.add_row("attention (proj + core)", "", "", "", fmt_pct(b.share("attention")))
     table.add_section()
     for c in ELEMENTWISE_COMPONENTS:
         v = getattr(b, c)
-        label = f"{COMPONENT_LABELS[c]} (element-ops{', 5/elem' if c == 'norm' else ''})"
+        label = f"{LABELS[c]} element-ops{' (5/elem)' if c == 'norm' else ''}"
         table.add_row(f"[dim]{label}[/]", "-" if v is None else fmt_int(v * batch), "", "", "")
     return table
 
 
 def counters_table(cfg: ViTConfig, records: list[Breakdown], batch: int, device: str) -> Table:
-    """Counters side by side, with each one's relative difference from the closed form."""
+    """Counters side by side, exact MACs; a Δ column per counter (relative to the closed form) only where some
+    count differs."""
     ref = records[0]
-    table = Table(title=f"MACs by counter — {describe(cfg)} — batch {batch}",
-                  caption=f"Per forward of {batch} image(s), counters run on {device}. {MAC_CAPTION}")
-    table.add_column("component")
+    differs = {r.counter for r in records[1:]
+               if any(getattr(r, c) not in (None, getattr(ref, c)) for c in MATMUL_COMPONENTS)}
+    table = new_table(f"MACs by counter — {describe(cfg)} — batch {batch}",
+                      f"Per forward of {batch} image(s), counters traced on {device}. {MAC_CAPTION}")
+    columns = ["component"]
     for r in records:
-        table.add_column(r.counter, justify="right")
-        if r is not ref:
-            table.add_column(f"Δ {r.counter}", justify="right")
+        columns += [r.counter] + ([f"Δ {r.counter}"] if r.counter in differs else [])
+    add_columns(table, columns, text={"component"})
 
     def add(label: str, values: list[int | None]) -> None:
         cells = []
         for r, v in zip(records, values):
             cells.append("-" if v is None else fmt_int(v * batch))
-            if r is not ref:
+            if r.counter in differs:
                 cells.append(_rel_diff(v, values[0]))
         table.add_row(label, *cells)
 
     for c in MATMUL_COMPONENTS:
-        add(COMPONENT_LABELS[c], [getattr(r, c) for r in records])
+        add(LABELS[c], [getattr(r, c) for r in records])
     table.add_section()
     add("[bold]total[/]", [r.total for r in records])
     table.add_section()
     for c in ELEMENTWISE_COMPONENTS:
-        add(f"[dim]{COMPONENT_LABELS[c]} (element-ops)[/]", [getattr(r, c) for r in records])
+        add(f"[dim]{LABELS[c]} element-ops[/]", [getattr(r, c) for r in records])
     return table
+
+
+def agreement_line(records: list[Breakdown]) -> str:
+    """'fvcore and torch agree with the closed form to the MAC on every component' or what differs."""
+    ref = records[0]
+    off = [f"{r.counter} {LABELS[c]}" for r in records[1:] for c in MATMUL_COMPONENTS
+           if getattr(r, c) != getattr(ref, c)]
+    names = " and ".join(r.counter for r in records[1:])
+    return (f"{names} agree with the closed form to the MAC on every component" if not off
+            else f"differs from the closed form: {', '.join(off)}")
 
 
 def _rel_diff(value: int | None, ref: int | None) -> str:
@@ -117,13 +122,11 @@ def split_table(cfg: ViTConfig, b: Breakdown) -> Table:
     """Per block and total MACs of the three block components (per image)."""
     L = cfg.depth
     block_total = b.attn_proj + b.attn_core + b.mlp
-    table = Table(title=f"Attention vs MLP — {describe(cfg)}",
-                  caption=f"MACs per image. {MAC_CAPTION}")
-    for col in ("component", "MACs / block", "MACs total", "share of blocks", "share of model"):
-        table.add_column(col, justify="left" if col == "component" else "right")
+    table = new_table(f"Attention vs MLP — {describe(cfg)}", f"MACs per image. {MAC_CAPTION}")
+    add_columns(table, ["component", "MACs/block", "MACs total", "of blocks", "of model"], text={"component"})
     for c in ("attn_proj", "attn_core", "mlp"):
         v = getattr(b, c)
-        table.add_row(COMPONENT_LABELS[c], fmt_si(v / L), fmt_si(v), fmt_pct(v / block_total), fmt_pct(v / b.total))
+        table.add_row(LABELS[c], fmt_si(v / L), fmt_si(v), fmt_pct(v / block_total), fmt_pct(v / b.total))
     table.add_section()
     table.add_row("blocks", fmt_si(block_total / L), fmt_si(block_total), "100.0%", fmt_pct(block_total / b.total))
     return table
@@ -143,14 +146,11 @@ def crossover_lines(cfg: ViTConfig, to_mlp: Crossover, to_dense: Crossover) -> l
 def split_resolutions_table(cfg_rows: list[tuple[ViTConfig, Breakdown]]) -> Table:
     """A row per resolution: tokens, total MACs, per-block MACs and shares of the three block components."""
     first = cfg_rows[0][0]
-    table = Table(title=f"Attention vs MLP across resolutions — {first.name} (patch {first.patch}, L {first.depth})",
-                  caption=f"Per image; 'per block' = one of the L blocks, shares of the whole model. {MAC_CAPTION}")
-    for col in ("res", "tokens", "GMACs", "proj GMACs/block", "core GMACs/block", "MLP GMACs/block",
-                "attn proj", "attn core", "MLP", "core/MLP"):
-        table.add_column(col, justify="right")
+    table = new_table(f"Attention vs MLP across resolutions — {first.name} (P{first.patch}, L {first.depth})",
+                      f"GMACs per image; shares of the model's MACs (per block: the same shares; GMACs / L). "
+                      f"{MAC_CAPTION}")
+    add_columns(table, ["res", "tokens", "GMACs", "attn proj", "attn core", "MLP", "core/MLP"])
     for cfg, b in cfg_rows:
-        per_block = [f"{getattr(b, c) / cfg.depth / 1e9:.3f}" for c in ("attn_proj", "attn_core", "mlp")]
-        table.add_row(cfg.res_label, fmt_int(cfg.tokens), f"{b.total / 1e9:.2f}", *per_block,
-                      fmt_pct(b.share("attn_proj")), fmt_pct(b.share("attn_core")), fmt_pct(b.share("mlp")),
-                      f"{b.attn_core / b.mlp:.3f}")
+        table.add_row(cfg.res_label, fmt_int(cfg.tokens), f"{b.total / 1e9:,.2f}", fmt_pct(b.share("attn_proj")),
+                      fmt_pct(b.share("attn_core")), fmt_pct(b.share("mlp")), f"{b.attn_core / b.mlp:.3f}")
     return table

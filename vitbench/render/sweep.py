@@ -19,7 +19,7 @@ from rich.table import Table
 
 from vitbench.cost.analytic import macs
 from vitbench.errors import VitbenchError
-from vitbench.render import fmt_pct
+from vitbench.render import add_columns, fmt_pct, new_table
 from vitbench.zoo import preset
 
 PLAN_LABELS = {"measure": "measure", "cost": "cost (closed form)", "cpu-cost": "cost only on cpu",
@@ -151,7 +151,7 @@ class SweepProgress:
         eta = self.eta()
         line = (f"[dim]\\[{self._number(position)}][/] {escape(point_label(point))}  {row_outcome(row)}"
                 f"  [dim]{_fmt_duration(self.clock() - self.start)} elapsed{', ' + eta if eta else ''}[/]")
-        self.console.print(line, overflow="fold")
+        self.console.print(line)
         if self.progress:
             self.progress.update(self.task, completed=self.done_weight, eta=eta)
 
@@ -159,25 +159,20 @@ class SweepProgress:
 # ---------------------------------------------------------------------------------------------- tables
 
 def points_table(points: Sequence, done: Optional[Callable] = None, title: str = "") -> Table:
-    """The expanded points (dry run): config, tokens, GMACs per image, runtime options and the plan."""
-    table = Table(caption="GMACs per image (1 MAC = 2 FLOPs). plan: measure = run with "
-                  "vitbench.measure; cost = closed form only; cost only on cpu = above cpu.max_gmacs")
-    for col in ("#", "model", "patch", "res", "D", "L", "heads", "tokens", "GMACs", "batch", "device", "dtype",
-                "attn", "plan"):
-        table.add_column(col, justify="left" if col in ("model", "device", "dtype", "attn", "plan") else "right")
+    """The expanded points (dry run): each point's config and run in one line, tokens, GMACs per image, plan."""
+    table = new_table(title or None, "GMACs per image (1 MAC = 2 FLOPs). plan: measure = run with "
+                                     "vitbench.measure; cost = closed form only; cost only on cpu = above "
+                                     "cpu.max_gmacs")
+    add_columns(table, ["#", "point", "tokens", "GMACs", "plan"], text={"point", "plan"})
     for p in points:
-        c, s = p.cfg, p.spec
         plan = PLAN_LABELS[p.plan] + (f": {escape(p.invalid)}" if p.invalid else "")
         if done is not None and done(p):
             plan = f"[dim]done (in file) · {plan}[/]"
-        if c is None:
-            table.add_row(str(p.index), escape(str(p.values.get("model"))), str(p.values.get("patch", "-")),
-                          str(p.values.get("res", "-")), "-", "-", "-", "-", "-", str(s.batch), s.device, s.dtype,
-                          s.attn, f"[red]{plan}[/]")
+        if p.cfg is None:
+            table.add_row(str(p.index), escape(point_label(p)), "-", "-", f"[red]{plan}[/]")
             continue
-        table.add_row(str(p.index), c.name, str(c.patch), c.res_label, str(c.dim), str(c.depth), str(c.heads),
-                      str(c.tokens), _fmt_gmacs({"macs": macs(c).total}), str(s.batch), s.device, s.dtype, s.attn,
-                      plan)
+        table.add_row(str(p.index), escape(point_label(p)), str(p.cfg.tokens),
+                      _fmt_gmacs({"macs": macs(p.cfg).total}), plan)
     return table
 
 
@@ -256,10 +251,8 @@ def _pivots(found: list, axes: list[str]) -> list[Table]:
                       for _, r in found)
         if not present:
             continue
-        table = Table(title=label)
-        table.add_column(f"{first} \\ {second}")
-        for c in c_vals:
-            table.add_column(str(c), justify="right")
+        table = new_table(label)
+        add_columns(table, [f"{first} \\ {second}", *map(str, c_vals)], text={f"{first} \\ {second}"})
         for r in r_vals:
             table.add_row(str(r), *[_cell(cells.get((r, c)), metric) if (r, c) in cells else "[dim]—[/]"
                                             for c in c_vals])
@@ -268,37 +261,39 @@ def _pivots(found: list, axes: list[str]) -> list[Table]:
 
 
 def _long_table(found: list, axes: list[str]) -> Table:
+    """One line per point. Cost-only runs: tokens, params, GMACs, attention-core share. Measured runs (narrower,
+    to fit 80 columns): GMACs, median and p10–p90 latency, img/s, peak MiB (the cost is in the file and in
+    `--dry-run`)."""
     measured = any(r is not None and _num(r.get("latency_ms_median")) is not None for _, r in found)
     memory = any(r is not None and _num(r.get("mem_peak_mib")) is not None for _, r in found)
-    table = Table(caption="GMACs per image (1 MAC = 2 FLOPs); attn core: share of MACs in QKᵀ and AV; "
-                  "latency per forward of the batch, median and p10–p90 over timed iterations")
-    for a in axes:
-        table.add_column(a)
-    for col in ("tokens", "params (M)", "GMACs", "attn core"):
-        table.add_column(col, justify="right")
     if measured:
-        for col in ("latency ms median", "p10–p90 ms", "img/s"):
-            table.add_column(col, justify="right")
-    if memory:
-        table.add_column("peak MiB", justify="right")
-    table.add_column("status")
+        caption = ("GMACs per image (1 MAC = 2 FLOPs); latency: median ms per iteration of the batch, p10–p90 "
+                   "over the timed iterations; MiB = 2²⁰ bytes")
+        names = [*axes, "GMACs", "median ms", "p10–p90 ms", "img/s"] + (["peak MiB"] if memory else [])
+    else:
+        caption = "GMACs per image (1 MAC = 2 FLOPs); attn core: share of MACs in QKᵀ and AV"
+        names = [*axes, "tokens", "params (M)", "GMACs", "attn core"]
+    table = new_table(None, caption)
+    add_columns(table, [*names, "status"], text={*axes, "status"})
     for p, row in found:
-        cells = [escape(str(p.values.get(a, p.cfg.name if p.cfg else "-"))) for a in axes]
         row = row or {}
-        params = _num(row.get("params"))
-        cells += [str(int(_num(row["tokens"]))) if _num(row.get("tokens")) is not None else "-",
-                  f"{params / 1e6:,.2f}" if params is not None else "-", _fmt_gmacs(row),
-                  fmt_pct(_num(row.get("attn_core_share")))]
-        if measured:
-            lat = _num(row.get("latency_ms_median"))
-            cells += [_fmt_ms(lat) if lat is not None else ("cost only" if row.get("status") == "ok" else "-"),
-                      f"{_fmt_ms(row.get('latency_ms_p10'))}–{_fmt_ms(row.get('latency_ms_p90'))}"
-                      if lat is not None else "-",
-                      _fmt_number(_num(row["throughput_ips"])) if _num(row.get("throughput_ips")) is not None else "-"]
-        if memory:
-            mem = _num(row.get("mem_peak_mib"))
-            cells.append(f"{mem:,.0f}" if mem is not None else "-")
+        cells = [escape(str(p.values.get(a, p.cfg.name if p.cfg else "-"))) for a in axes]
+        cells += _measured_cells(row, memory) if measured else _cost_cells(row)
         status = row.get("status") or "not run"
-        cells.append(status if status == "ok" else f"[red]{escape(str(status))}[/]")
-        table.add_row(*cells)
+        table.add_row(*cells, status if status == "ok" else f"[red]{escape(str(status))}[/]")
     return table
+
+
+def _cost_cells(row: dict) -> list[str]:
+    params, tokens = _num(row.get("params")), _num(row.get("tokens"))
+    return ["-" if tokens is None else f"{int(tokens):,}", "-" if params is None else f"{params / 1e6:,.2f}",
+            _fmt_gmacs(row), fmt_pct(_num(row.get("attn_core_share")))]
+
+
+def _measured_cells(row: dict, memory: bool) -> list[str]:
+    lat, thr, mem = (_num(row.get(c)) for c in ("latency_ms_median", "throughput_ips", "mem_peak_mib"))
+    cells = [_fmt_gmacs(row),
+             _fmt_ms(lat) if lat is not None else ("cost only" if row.get("status") == "ok" else "-"),
+             f"{_fmt_ms(row.get('latency_ms_p10'))}–{_fmt_ms(row.get('latency_ms_p90'))}" if lat is not None else "-",
+             _fmt_number(thr) if thr is not None else "-"]
+    return cells + ([f"{mem:,.0f}" if mem is not None else "-"] if memory else [])

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 import torch
 
-from vitbench.measure import bench
+from vitbench.measure import point
 from vitbench.measure.spec import BenchSpec
 from vitbench.cost.analytic import cost_row
 from vitbench.zoo import resolve
@@ -21,7 +21,7 @@ def spec(**changes) -> BenchSpec:
 
 
 def test_cuda_row_with_events_memory_and_mfu(tiny):
-    row = bench.run_point(tiny, spec(), ALL)
+    row = point.run_point(tiny, spec(), ALL).row
     assert row["status"] == "ok", row["error"]
     assert row["latency_ms_p10"] <= row["latency_ms_median"] <= row["latency_ms_p90"]
     assert row["throughput_ips"] == pytest.approx(4 / (row["latency_ms_median"] / 1e3))
@@ -48,16 +48,16 @@ def test_cuda_timer_uses_events_and_one_sync_per_batch(monkeypatch):
 
 def test_oom_is_a_row_and_the_run_goes_on():
     big = resolve("vit_h14", res=518)
-    row = bench.run_point(big, spec(batch=4096, iters=1, warmup=0), ALL)
+    row = point.run_point(big, spec(batch=4096, iters=1, warmup=0), ALL).row
     assert row["status"] == "oom" and "out of memory" in row["error"]
-    assert bench.run_point(resolve("vit_ti16", res=32, depth=2), spec(), ALL)["status"] == "ok"
+    assert point.run_point(resolve("vit_ti16", res=32, depth=2), spec(), ALL).row["status"] == "ok"
 
 
 @pytest.mark.parametrize("attn", ["sdpa", "flash", "efficient", "cudnn", "math", "manual"])
 @pytest.mark.parametrize("dtype", ["fp32", "bf16", "fp16", "amp-bf16"])
 def test_backends_are_ok_or_unsupported(attn, dtype):
     cfg = resolve("vit_s16", res=224, depth=2)
-    row = bench.run_point(cfg, spec(attn=attn, dtype=dtype), ALL)
+    row = point.run_point(cfg, spec(attn=attn, dtype=dtype), ALL).row
     assert row["status"] in ("ok", "unsupported"), row["error"]
     sm80 = torch.cuda.get_device_capability()[0] >= 8
     if attn in ("sdpa", "math", "manual") and (dtype not in ("bf16", "amp-bf16") or sm80):
@@ -65,30 +65,30 @@ def test_backends_are_ok_or_unsupported(attn, dtype):
 
 
 def test_flash_rejects_fp32_with_a_reason():
-    row = bench.run_point(resolve("vit_s16", depth=2), spec(attn="flash", dtype="fp32"), ALL)
+    row = point.run_point(resolve("vit_s16", depth=2), spec(attn="flash", dtype="fp32"), ALL).row
     assert row["status"] == "unsupported" and "flash" in row["error"]
 
 
 def test_split_on_cuda(tiny):
-    row = bench.run_point(tiny, spec(split=True), ALL)
+    row = point.run_point(tiny, spec(split=True), ALL).row
     assert row["status"] == "ok"
     assert sum(row[f"time_share_{c}"] for c in ("attn_proj", "attn_core", "mlp", "rest")) == pytest.approx(1.0)
 
 
 def test_find_max_batch_on_cuda():
-    best, why = bench.find_max_batch(resolve("vit_b16"), spec(dtype="bf16"), limit=256)
+    best, why = point.find_max_batch(resolve("vit_b16"), spec(dtype="bf16"), limit=256)
     assert why is None and 1 <= best <= 256
 
 
 def test_isolated_cuda_point(tiny):
-    row = bench.run_point(tiny, spec(isolate=True), ALL)
+    row = point.run_point(tiny, spec(isolate=True), ALL).row
     assert row["status"] == "ok" and row["mem_peak_mib"] > 0
 
 
 def test_tf32_runs_on_ampere():
     if torch.cuda.get_device_capability()[0] < 8:
         pytest.skip("TF32 needs sm80+")
-    row = bench.run_point(resolve("vit_s16", depth=2), spec(dtype="tf32"), ALL)
+    row = point.run_point(resolve("vit_s16", depth=2), spec(dtype="tf32"), ALL).row
     assert row["status"] == "ok"
 
 

@@ -8,7 +8,8 @@ import torch
 from vitbench.cost.analytic import cost_row
 from vitbench.schema import ALL_COLUMNS
 from vitbench.errors import VitbenchError
-from vitbench.measure import backends, bench
+from vitbench import devices
+from vitbench.measure import backends, point
 from vitbench.measure.spec import BenchSpec
 
 FAST = BenchSpec(batch=2, device="cpu", warmup=1, min_warmup_s=0.0, iters=5, memory=False)
@@ -20,7 +21,7 @@ def fast(**changes) -> BenchSpec:
 
 
 def test_row_is_sane(tiny):
-    row = bench.run_point(tiny, fast(), TIMED)
+    row = point.run_point(tiny, fast(), TIMED).row
     assert list(row) == list(ALL_COLUMNS)
     assert row["status"] == "ok" and row["error"] is None
     assert row["latency_ms_p10"] <= row["latency_ms_median"] <= row["latency_ms_p90"]
@@ -38,15 +39,15 @@ def test_cost_only_point_allocates_no_weights(tiny, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("weights were built for a cost-only point")
 
-    monkeypatch.setattr(bench, "_build", boom)
-    row = bench.run_point(tiny, fast(), ("params", "flops"))
+    monkeypatch.setattr(point, "_build", boom)
+    row = point.run_point(tiny, fast(), ("params", "flops")).row
     assert row["status"] == "ok" and row["macs"] == cost_row(tiny)["macs"]
     assert row["latency_ms_median"] is None and row["mem_peak_mib"] is None
 
 
 @pytest.mark.parametrize("attn", ["sdpa", "math", "manual", "flash", "efficient", "cudnn"])
 def test_every_backend_is_ok_or_unsupported_on_cpu(tiny, attn):
-    row = bench.run_point(tiny, fast(attn=attn, iters=2), TIMED)
+    row = point.run_point(tiny, fast(attn=attn, iters=2), TIMED).row
     if attn in ("sdpa", "math", "manual"):
         assert row["status"] == "ok", row["error"]
     assert row["status"] in ("ok", "unsupported"), row["error"]
@@ -72,12 +73,12 @@ def test_pinned_and_manual_attention_agree_with_sdpa(tiny):
 
 @pytest.mark.parametrize("dtype", ["fp16", "bf16", "amp-fp16", "amp-bf16"])
 def test_low_precision_on_cpu_is_a_row_never_a_crash(tiny, dtype):
-    row = bench.run_point(tiny, fast(dtype=dtype, iters=2), TIMED)
+    row = point.run_point(tiny, fast(dtype=dtype, iters=2), TIMED).row
     assert row["status"] in ("ok", "unsupported"), row["error"]
 
 
 def test_tf32_on_cpu_is_unsupported_with_reason(tiny):
-    row = bench.run_point(tiny, fast(dtype="tf32"), TIMED)
+    row = point.run_point(tiny, fast(dtype="tf32"), TIMED).row
     assert row["status"] == "unsupported" and "CUDA" in row["error"]
 
 
@@ -107,13 +108,13 @@ class _Raises(torch.nn.Module):
     (ValueError("something else\nsecond line"), "error"),
 ])
 def test_failures_become_status_rows_and_the_next_point_runs(tiny, monkeypatch, exc, status):
-    monkeypatch.setattr(bench, "_build", lambda cfg, spec, device: _Raises(exc))
-    row = bench.run_point(tiny, fast(), TIMED)
+    monkeypatch.setattr(point, "_build", lambda cfg, spec: _Raises(exc))
+    row = point.run_point(tiny, fast(), TIMED).row
     assert row["status"] == status
     assert "\n" not in row["error"] and row["latency_ms_median"] is None
     assert row["macs"] == cost_row(tiny)["macs"]  # the closed form survives
     monkeypatch.undo()
-    assert bench.run_point(tiny, fast(iters=2), TIMED)["status"] == "ok"
+    assert point.run_point(tiny, fast(iters=2), TIMED).row['status'] == "ok"
 
 
 def test_compile_failure_is_an_error_row(tiny, monkeypatch):
@@ -121,16 +122,18 @@ def test_compile_failure_is_an_error_row(tiny, monkeypatch):
         raise RuntimeError("inductor: no C++ compiler")
 
     monkeypatch.setattr(torch, "compile", broken_compile)
-    row = bench.run_point(tiny, fast(compile=True), TIMED)
+    row = point.run_point(tiny, fast(compile=True), TIMED).row
     assert row["status"] == "error" and "no C++ compiler" in row["error"] and row["compile"] is True
 
 
 def test_split_columns_add_up_and_timing_carries_no_hooks(tiny, monkeypatch):
     built = []
-    real_build, real_samples = bench._build, bench.timer.samples
+    from vitbench.measure import timer
 
-    def build(cfg, spec, device):
-        built.append(real_build(cfg, spec, device))
+    real_build, real_samples = point._build, timer.samples
+
+    def build(cfg, spec):
+        built.append(real_build(cfg, spec))
         return built[-1]
 
     def samples(fn, device, iters, min_time_s=0.0):
@@ -138,9 +141,9 @@ def test_split_columns_add_up_and_timing_carries_no_hooks(tiny, monkeypatch):
         assert not hooked, "the plain timing loop must not carry hooks"
         return real_samples(fn, device, iters, min_time_s)
 
-    monkeypatch.setattr(bench, "_build", build)
-    monkeypatch.setattr(bench.timer, "samples", samples)
-    row = bench.run_point(tiny, fast(iters=3), TIMED + ("split",))
+    monkeypatch.setattr(point, "_build", build)
+    monkeypatch.setattr(timer, "samples", samples)
+    row = point.run_point(tiny, fast(iters=3), TIMED + ("split",)).row
     assert row["status"] == "ok", row["error"]
     parts = ("attn_proj", "attn_core", "mlp", "rest")
     assert all(row[f"time_ms_{c}"] is not None for c in parts)
@@ -160,26 +163,26 @@ def test_split_columns_from_medians():
 def test_memory_in_process_reports_parameter_bytes(tiny):
     # In-process CPU memory (what the isolated child runs): weights = parameter bytes; the peak RSS is the
     # child's and is added by vitbench.measure.isolate (tested there).
-    row = bench.measure_row(tiny, fast(memory=True), ("memory",), "cpu")
+    row = point.measure_in_process(tiny, fast(memory=True).resolved("cpu"), ("memory",)).row
     assert row["status"] == "ok"
     assert row["mem_weights_mib"] == pytest.approx(cost_row(tiny)["params"] * 4 / 2**20)
     assert row["latency_ms_median"] is None
 
 
 def test_resolve_device():
-    assert bench.resolve_device("cpu") == "cpu"
-    assert bench.resolve_device("AUTO") == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert devices.resolve("cpu") == "cpu"
+    assert devices.resolve("AUTO") == ("cuda" if torch.cuda.is_available() else "cpu")
     with pytest.raises(VitbenchError, match="valid: auto, cpu, cuda, cuda:N"):
-        bench.resolve_device("tpu")
+        devices.resolve("tpu")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA error")
 def test_cuda_without_cuda_is_bad_input(tiny):
     for name in ("cuda", "cuda:1"):
         with pytest.raises(VitbenchError, match="CUDA"):
-            bench.resolve_device(name)
+            devices.resolve(name)
     with pytest.raises(VitbenchError):
-        bench.run_point(tiny, fast(device="cuda"), TIMED)
+        point.run_point(tiny, fast(device="cuda"), TIMED)
 
 
 @pytest.mark.parametrize("changes, match", [
@@ -188,12 +191,12 @@ def test_cuda_without_cuda_is_bad_input(tiny):
 ])
 def test_bad_spec_raises(tiny, changes, match):
     with pytest.raises(VitbenchError, match=match):
-        bench.run_point(tiny, fast(**changes), TIMED)
+        point.run_point(tiny, fast(**changes), TIMED)
 
 
 def test_unknown_measure_raises(tiny):
     with pytest.raises(VitbenchError, match="valid: params"):
-        bench.run_point(tiny, fast(), ("latency", "energy"))
+        point.run_point(tiny, fast(), ("latency", "energy"))
 
 
 @pytest.mark.parametrize("capacity, limit, expected", [(1, 64, 1), (37, 64, 37), (64, 64, 64), (100, 64, 64),
@@ -205,14 +208,14 @@ def test_largest_fitting_doubles_then_bisects(capacity, limit, expected):
         tried.append(b)
         return b <= capacity
 
-    assert bench.largest_fitting(fits, limit) == expected
+    assert point.largest_fitting(fits, limit) == expected
     assert len(tried) <= 2 * limit.bit_length() + 1
     assert all(b <= limit for b in tried)
 
 
 def test_find_max_batch_needs_cuda(tiny):
     with pytest.raises(VitbenchError, match="CUDA"):
-        bench.find_max_batch(tiny, fast())
+        point.find_max_batch(tiny, fast())
 
 
 def test_known_gpu_peaks():
@@ -262,7 +265,7 @@ def test_external_model_is_described_and_measured(monkeypatch, tiny):
     cfg = external.describe("timm:fake_vit", (48, 48))
     assert cfg.name == "timm:fake_vit" and cfg.img_size == (48, 48)
     assert (cfg.dim, cfg.depth, cfg.heads, cfg.mlp_ratio) == (64, 2, 4, 4.0)
-    row = bench.run_point(cfg, fast(iters=2), TIMED)
+    row = point.run_point(cfg, fast(iters=2), TIMED).row
     assert row["status"] == "ok" and row["model"] == "timm:fake_vit" and row["tokens"] == 10
 
 
