@@ -321,17 +321,6 @@ def test_an_overflowing_mlp_ratio_is_an_invalid_point(tmp_path):
     assert [p.plan for p in points] == ["measure", "invalid"] and "mlp ratio must be a finite" in points[1].invalid
 
 
-def test_echo_is_short_and_one_line():
-    from vitbench.suite import ECHO_CHARS, echo
-
-    nested: list = ["x"]
-    for _ in range(30):
-        nested = [nested] * 9  # 9**30 strings if expanded
-    for value in (nested, "a\nb" * 10_000, {"k": "v" * 1000}, 10**1000):
-        shown = echo(value)
-        assert len(shown) <= ECHO_CHARS and "\n" not in shown
-
-
 # ------------------------------------------------------------------------------------ huge grids (issue 10.7)
 
 def test_count_points_is_the_product_minus_the_excluded_points(tmp_path):

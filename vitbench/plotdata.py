@@ -24,7 +24,7 @@ from typing import Callable, Optional
 import numpy as np
 import pandas as pd
 
-from vitbench.errors import VitbenchError
+from vitbench.errors import VitbenchError, echo
 from vitbench.results_io import read_table
 from vitbench.schema import BY_NAME, CONFIG_COLUMNS, STATUSES
 from vitbench.storage import sidecar_path
@@ -104,8 +104,6 @@ def _bad_number(column: str, value) -> Optional[str]:
 
 def _shown(value) -> str:
     """A cell as an error quotes it: text quoted (bounded), numbers plain (1.5, inf, -3)."""
-    from vitbench.suite import echo
-
     if isinstance(value, str):
         return echo(value)
     number = float(value)

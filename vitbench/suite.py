@@ -6,7 +6,7 @@ deterministic, so `--shard K/N` and `--resume` agree across machines and runs. S
 
 Bounded input: a suite file is at most MAX_SUITE_BYTES of UTF-8 text and MAX_SUITE_NODES values with every YAML
 alias expanded; duplicate keys, non-finite numbers (.inf, .nan) and recursive aliases are refused; a value quoted
-in an error is cut to ECHO_CHARS characters on one line. Expansion is linear in the points: each distinct model
+in an error is cut to errors.ECHO_CHARS characters on one line. Expansion is linear in the points: each distinct model
 config and runtime setting is built once, exclusions are checked per point against position sets, and
 `count_points` counts a grid without expanding it (the guard for `--max-points`).
 """
@@ -21,7 +21,6 @@ import itertools
 import math
 import operator
 import re
-import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Callable, Iterator, Literal, Optional
@@ -31,7 +30,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationEr
                       model_validator)
 
 from vitbench.cost.analytic import macs
-from vitbench.errors import VitbenchError
+from vitbench.errors import ECHO_CHARS, VitbenchError, clip, echo
 from vitbench.measure.spec import ATTN_BACKENDS, DTYPES, MEASURES, RUNTIME_MEASURES, BenchSpec
 from vitbench.schema import RUNTIME_KEY_COLUMNS
 from vitbench.zoo import POOLS, ViTConfig, parse_res, preset
@@ -40,8 +39,6 @@ MAX_SUITE_BYTES = 1 << 20  # 1 MiB of text; the shipped suites are under 2 KB
 MAX_SUITE_NODES = 1_000_000  # YAML values (scalars, lists, maps) counted with every alias expanded
 MAX_EXPANDED_POINTS = 2_000_000  # expand() refuses more (about 0.5 KiB of memory per point)
 DEFAULT_MAX_POINTS = 10_000  # proposed default of `sweep --max-points` for sweeps that measure
-ECHO_CHARS = 80  # longest value quoted in an error message
-MESSAGE_CHARS = 400  # longest message taken over from another module (e.g. zoo) into one of ours
 
 Positive = Annotated[int, Field(gt=0)]
 NonNegative = Annotated[int, Field(ge=0)]
@@ -179,27 +176,6 @@ class Point:
     invalid: Optional[str] = None
     cpu_overrides: bool = False
     gmacs_per_forward: Optional[float] = field(default=None, compare=False)
-
-
-# ------------------------------------------------------------------------------------------------ echoing
-
-_REPR = reprlib.Repr()
-_REPR.maxlevel, _REPR.maxlist, _REPR.maxtuple, _REPR.maxdict, _REPR.maxset = 2, 4, 4, 4, 4
-_REPR.maxstring, _REPR.maxother, _REPR.maxlong = ECHO_CHARS - 2, ECHO_CHARS, 40
-
-
-def echo(value: Any) -> str:
-    """A value as an error message quotes it: repr, nested containers and long strings abbreviated ('...'),
-    at most ECHO_CHARS characters, one line. Its cost is bounded whatever the value (an alias bomb included)."""
-    return clip(_REPR.repr(value), ECHO_CHARS)
-
-
-def clip(text: str, limit: int = MESSAGE_CHARS) -> str:
-    """`text` on one line (line breaks folded to ' | '), cut to `limit` characters with '...'."""
-    text = str(text)
-    if "\n" in text or "\r" in text:
-        text = " | ".join(part.strip() for part in text.splitlines() if part.strip())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # ---------------------------------------------------------------------------------------------- loading
