@@ -93,7 +93,8 @@ def main(argv=None) -> None:
                 r = run_one(shape, n, Path(tmp))
                 count = f"{r['count_s']:.3f}" if "count_s" in r else "-"
                 print(f"| {shape} | {n:,} | {r['points']:,} | {r['distinct_configs']:,} | {r['load_s']:.3f} | "
-                      f"{count} | {r['expand_s']:.2f} ({r['expand_cpu_s']:.2f}) | {r['check_s']:.3f} | {r['peak_rss_mib']:,.0f} |", flush=True)
+                      f"{count} | {r['expand_s']:.2f} ({r['expand_cpu_s']:.2f}) | {r['check_s']:.3f} | "
+                      f"{r['peak_rss_mib']:,.0f} |", flush=True)
 
 
 if __name__ == "__main__":

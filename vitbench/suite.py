@@ -6,8 +6,8 @@ deterministic, so `--shard K/N` and `--resume` agree across machines and runs. S
 
 Bounded input: a suite file is at most MAX_SUITE_BYTES of UTF-8 text and MAX_SUITE_NODES values with every YAML
 alias expanded; duplicate keys, non-finite numbers (.inf, .nan) and recursive aliases are refused; a value quoted
-in an error is cut to errors.ECHO_CHARS characters on one line. Expansion is linear in the points: each distinct model
-config and runtime setting is built once, exclusions are checked per point against position sets, and
+in an error is cut to errors.ECHO_CHARS characters on one line. Expansion is linear in the points: each distinct
+model config and runtime setting is built once, exclusions are checked per point against position sets, and
 `count_points` counts a grid without expanding it (the guard for `--max-points`).
 """
 
