@@ -466,11 +466,20 @@ def check_point_count(ls: LoadedSuite, max_points: int, flag: str = "--max-point
 
 
 def _positions(axes: list[_Axis], boxes: list[Box]) -> Iterator[tuple[int, ...]]:
-    """Positions (one per axis) of the points that no exclude entry selects, in expansion order."""
-    product = itertools.product(*(range(len(a.rows)) for a in axes))
-    if not boxes:
+    """Positions (one per axis) of the points that no exclude entry selects, in expansion order. An entry on one
+    axis removes its positions from that axis; entries on several axes are checked point by point."""
+    ranges = [range(len(a.rows)) for a in axes]
+    checks = []
+    for box in boxes:
+        named = [(i, s) for i, s in enumerate(box) if s is not None]
+        if len(named) == 1:
+            i, selected = named[0]
+            ranges[i] = [p for p in ranges[i] if p not in selected]
+        else:
+            checks.append(tuple(named))
+    product = itertools.product(*ranges)
+    if not checks:
         return product
-    checks = [tuple((i, s) for i, s in enumerate(box) if s is not None) for box in boxes]
     return (pos for pos in product if not any(all(pos[i] in s for i, s in check) for check in checks))
 
 
@@ -571,8 +580,9 @@ class _Builder:
             cfg = ViTConfig(**{**fields, **changes})
         except VitbenchError as e:
             return None, clip(e), None
-        self.may_coincide |= cfg in self.configs
+        known = len(self.configs)
         self.configs.add(cfg)
+        self.may_coincide |= len(self.configs) == known
         return cfg, None, macs(cfg).total
 
 
