@@ -380,6 +380,14 @@ def test_check_point_count_is_the_max_points_guard(tmp_path):
                             f"split it with --shard K/N, or raise --max-points")
 
 
+def test_runs_model_tells_measured_suites_from_closed_form_ones(tmp_path):
+    from vitbench.suite import runs_model
+
+    measured = load_suite(write(tmp_path, "name: t\nmeasure: [params, memory]\ngrid: {model: vit_ti16}\n", "m.yaml"))
+    cost = load_suite(write(tmp_path, "name: t\nmeasure: [params, flops, split]\ngrid: {model: vit_ti16}\n", "c.yaml"))
+    assert runs_model(measured) and not runs_model(cost)
+
+
 def test_expand_refuses_more_points_than_it_can_hold(tmp_path, monkeypatch):
     import vitbench.suite as suite_module
 

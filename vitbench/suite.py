@@ -456,6 +456,11 @@ def count_points(ls: LoadedSuite) -> int:
     return math.prod(lengths) - _covered(_exclude_boxes(ls, axes), lengths)
 
 
+def runs_model(ls: LoadedSuite) -> bool:
+    """True when the suite measures latency or memory (its points run the model), False for closed-form only."""
+    return bool(set(RUNTIME_MEASURES) & set(ls.suite.measure))
+
+
 def check_point_count(ls: LoadedSuite, max_points: int, flag: str = "--max-points") -> int:
     """The number of points (count_points); one-line VitbenchError when it is above `max_points`."""
     n = count_points(ls)
@@ -526,7 +531,7 @@ class _Builder:
                  isolate: bool):
         self.ls, self.resolve_device, self.device, self.isolate = ls, resolve_device, device, isolate
         self.measures = tuple(ls.suite.measure)
-        self.needs_run = bool(set(RUNTIME_MEASURES) & set(self.measures))
+        self.needs_run = runs_model(ls)
         self.devices: dict[str, str] = {}
         self.presets: dict[str, dict | VitbenchError] = {}  # model name -> the preset's fields, or why none
         self.runtime_keys: set[tuple] = set()
