@@ -106,6 +106,13 @@ def test_counter_files_check_their_own_columns(tmp_path):
     assert load_error(path) == f"{path} row 1, column flops: 'many' is not a number"
 
 
+def test_a_negative_split_rest_is_a_genuine_value(tmp_path):
+    path = corrupt(tmp_path, "time_ms_rest", "-0.02", name="ci_smoke")  # median total - the components' medians
+    assert len(load_results(path)) == 4
+    path = corrupt(tmp_path, "time_ms_mlp", "-0.02", name="ci_smoke")
+    assert load_error(path) == f"{path} line 4, column time_ms_mlp: '-0.02' must be >= 0"
+
+
 def test_invalid_rows_and_empty_cells_are_not_errors(tmp_path):
     path = corrupt(tmp_path, "res_h", "225", name="ci_smoke")  # an impossible config ...
     rows = list(csv.reader(open(path, newline="")))

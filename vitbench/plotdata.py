@@ -6,7 +6,7 @@ row counts as 'ok'). Rows with status != 'ok' keep their cost columns (used by c
 out of everything measured.
 
 Values are checked on load (`check_values`): every filled cell of a numeric column of the schema is a finite
-number >= 0 (an integer where the column is one), times of an iteration, throughput and the config's sizes are
+number >= 0 (an integer where the column is one; the split's rest may be < 0), times of an iteration, throughput and the config's sizes are
 > 0, booleans and statuses are ones vitbench writes, and the config columns describe a possible ViT
 (ViTConfig.from_row). A bad cell is one VitbenchError naming the file, the row (CSV: its line in the file;
 JSON: its position in the list) and the column. Rows without a complete config (status 'invalid') are left out.
@@ -45,6 +45,9 @@ NUMBER_FORMATS = ("int", "float", "ms", "mib", "pct", "s")  # schema formats of 
 POSITIVE_COLUMNS = ("patch", "res_h", "res_w", "dim", "depth", "heads", "mlp_ratio", "tokens", "batch",
                     "latency_ms_median", "latency_ms_p10", "latency_ms_p90", "latency_ms_mean", "n_iters",
                     "throughput_ips")
+# `--split`'s rest is the median whole forward minus the components' medians: medians do not add, so a fast
+# rest can come out below 0 in a genuine file.
+SIGNED_COLUMNS = ("time_ms_rest", "time_share_rest")
 _BOOLEAN_TEXT = ("true", "false", "1", "0", "1.0", "0.0")
 Locate = Callable[[int], str]  # row position in the frame -> 'line 7' / 'row 7'
 
@@ -97,7 +100,7 @@ def _bad_number(column: str, value) -> Optional[str]:
         return "is not an integer"
     if column in POSITIVE_COLUMNS and number <= 0:
         return "must be > 0"
-    if number < 0:
+    if number < 0 and column not in SIGNED_COLUMNS:
         return "must be >= 0"
     return None
 
@@ -131,7 +134,8 @@ def check_values(df: pd.DataFrame, source: str = "rows", locate: Optional[Locate
         if fmt in NUMBER_FORMATS:
             numbers = pd.to_numeric(cells, errors="coerce").astype(float)
             finite = np.isfinite(numbers)
-            bad = ~finite | (numbers <= 0 if column in POSITIVE_COLUMNS else numbers < 0)
+            bad = ~finite | (numbers <= 0 if column in POSITIVE_COLUMNS else
+                             numbers < 0 if column not in SIGNED_COLUMNS else False)
             if fmt == "int":
                 bad |= finite & (numbers % 1 != 0)
         elif fmt == "bool":
