@@ -74,7 +74,7 @@ def test_a_config_that_cannot_exist_is_named_by_file_and_line(tmp_path, column, 
 def test_line_numbers_count_blank_lines_like_the_file_does(tmp_path):
     path = corrupt(tmp_path, "patch", "abc", row=3)
     lines = path.read_text().splitlines(keepends=True)
-    path.write_text("".join(lines[:2] + ["\n", "\n"] + lines[2:]))  # two blank lines before the bad row
+    path.write_text("".join(lines[:2] + ["\n", "   \n"] + lines[2:]))  # two blank lines before the bad row
     assert load_error(path).startswith(f"{path} line 7, column patch:")
     assert csv_lines(path)(0) == "line 2" and csv_lines(path)(1) == "line 5"
 

@@ -76,7 +76,7 @@ def csv_lines(path: str | Path) -> Locate:
                 next(reader, None)  # header
                 seen, start = -1, reader.line_num + 1
                 for record in reader:
-                    if record and any(cell.strip() for cell in record):
+                    if len(record) > 1 or (record and record[0].strip()):  # pandas skips blank lines only
                         seen += 1
                         if seen == position:
                             return f"line {start}"

@@ -37,7 +37,7 @@ from vitbench.zoo import POOLS, ViTConfig, parse_res, preset
 
 MAX_SUITE_BYTES = 1 << 20  # 1 MiB of text; the shipped suites are under 2 KB
 MAX_SUITE_NODES = 1_000_000  # YAML values (scalars, lists, maps) counted with every alias expanded
-MAX_EXPANDED_POINTS = 2_000_000  # expand() refuses more (about 0.5 KiB of memory per point)
+MAX_EXPANDED_POINTS = 2_000_000  # expand() refuses more (a point takes 0.4-0.8 KiB of memory)
 DEFAULT_MAX_POINTS = 10_000  # proposed default of `sweep --max-points` for sweeps that measure
 
 Positive = Annotated[int, Field(gt=0)]
@@ -505,7 +505,7 @@ def _check_count(ls: LoadedSuite, axes: list[_Axis]) -> None:
         n = count_points(ls)
         if n > MAX_EXPANDED_POINTS:
             raise VitbenchError(f"{ls.path}: the grid expands to {n:,} points; vitbench expands at most "
-                                f"{MAX_EXPANDED_POINTS:,} (about 0.5 KiB of memory each); split it into several "
+                                f"{MAX_EXPANDED_POINTS:,} (0.4-0.8 KiB of memory each); split it into several "
                                 f"suites")
 
 
