@@ -102,3 +102,20 @@ def test_split_plot_writes_a_figure(tmp_path):
     assert (tmp_path / "curves.png").read_bytes()[:8] == PNG_MAGIC
     assert "wrote" in result.stdout and "attention core > the MLP" in result.stdout
     assert_one_line_error(invoke("split", "-m", "vit_b16", "--plot", tmp_path / "curves.jpg"), ".png or .svg")
+
+
+@pytest.mark.parametrize("command", ["plot", "report"])
+@pytest.mark.parametrize("column, value, why", [
+    ("patch", "abc", "column patch: 'abc' is not a number"),
+    ("params", "inf", "column params: 'inf' is not a finite number"),
+    ("latency_ms_median", "-1", "column latency_ms_median: '-1' must be > 0"),
+])
+def test_plot_and_report_refuse_a_corrupt_value_in_one_line(tmp_path, command, column, value, why):
+    csv = fixture_copy(tmp_path, "patch_sizes")
+    lines = csv.read_text().splitlines()
+    header = lines[0].split(",")
+    cells = lines[2].split(",")
+    cells[header.index(column)] = value
+    csv.write_text("\n".join([*lines[:2], ",".join(cells), *lines[3:]]) + "\n")
+    assert_one_line_error(invoke(command, csv), f"{csv} line 3, {why}")
+    assert not list(tmp_path.glob("*_plots")) and not list(tmp_path.glob("*.md"))  # nothing written

@@ -212,3 +212,41 @@ def test_load_json_and_cost_only_files(tmp_path):
     result = plot_results(df, tmp_path / "figs")
     assert {f.name for f in result.made} == {"macs_vs_tokens", "attn_share_vs_res"}
     assert "no latency_ms_median column" in dict(result.skipped)["latency_vs_tokens"]
+
+
+WRITE_FIGURES = """
+from vitbench.errors import VitbenchError
+from vitbench.plot import plot_results
+from vitbench.plotdata import load_results
+try:
+    plot_results(load_results({csv!r}), {out!r})
+except VitbenchError as e:
+    print(e)
+"""
+
+
+def test_a_failed_figure_write_leaves_the_previous_figure_whole(tmp_path):
+    from write_limits import run_with_write_limit
+
+    out = tmp_path / "figs"
+    plot_results(load_results(FIXTURES / "resolutions.csv"), out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert min(len(b) for b in before.values()) > 20_000
+    child = run_with_write_limit(WRITE_FIGURES.format(csv=str(FIXTURES / "resolutions.csv"), out=str(out)), 20_000,
+                                 tmp_path)
+    assert child.stdout.startswith(f"cannot write {out / 'macs_vs_tokens.png'}: File too large"), child.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # was cut at 20,000 bytes; no temp file left
+
+
+def test_write_atomically_creates_files_with_the_usual_permissions(tmp_path):
+    import os
+
+    from vitbench.plot import write_atomically
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    path = write_atomically(tmp_path / "sub" / "a.bin", lambda f: f.write(b"abc"))
+    assert path.read_bytes() == b"abc" and path.stat().st_mode & 0o777 == 0o666 & ~umask
+    with pytest.raises(VitbenchError, match=r"^cannot write .*a\.bin: boom$"):
+        write_atomically(path, lambda f: (f.write(b"partial"), (_ for _ in ()).throw(OSError("boom"))))
+    assert path.read_bytes() == b"abc" and os.listdir(path.parent) == ["a.bin"]

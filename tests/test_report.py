@@ -104,3 +104,27 @@ def test_report_errors(tmp_path):
     with pytest.raises(VitbenchError, match="not found"):
         write_report(tmp_path / "missing.csv", tmp_path / "report.md")
     assert not (tmp_path / "report.md").exists()
+
+
+WRITE_REPORT = """
+import vitbench.report as report
+from vitbench.errors import VitbenchError
+report.render = lambda *args: "x" * 3_000_000  # a report larger than the write limit
+try:
+    report.write_report({csv!r}, {out!r})
+except VitbenchError as e:
+    print(e)
+"""
+
+
+def test_a_failed_report_write_leaves_the_previous_report_whole(tmp_path):
+    from write_limits import run_with_write_limit
+
+    csv = shutil.copy(FIXTURES / "patch_sizes.csv", tmp_path / "patch_sizes.csv")
+    out = tmp_path / "report.md"
+    write_report(csv, out)
+    before = out.read_text()
+    child = run_with_write_limit(WRITE_REPORT.format(csv=str(csv), out=str(out)), 1_000_000, tmp_path)
+    assert child.stdout.strip() == f"cannot write {out}: File too large", child.stderr
+    assert out.read_text() == before  # was cut at 1,000,000 bytes of x
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temp file left

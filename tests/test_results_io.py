@@ -97,3 +97,45 @@ def test_row_key_is_the_records_config_key():
     r = row(8)
     assert len(row_key(r)) == len(CONFIG_KEY) and row_key(r)[CONFIG_KEY.index("patch")] == "8"
     assert row_key(r) != row_key(row(16))
+
+
+def test_merge_keeps_the_complete_copy_of_agreeing_rows(tmp_path):
+    a, b, out = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "m.csv"
+    write_rows(a, [{**row(8, 1.0), "macs": None, "macs_mlp": None}])  # the first copy lacks two exact cells
+    write_rows(b, [row(8, 1.0)])
+    report = merge_files([a, b], out)
+    assert (report.rows_out, report.remeasured) == (1, 1)
+    assert load_text(out).loc[0].to_dict() == load_text(b).loc[0].to_dict()  # was a's row, macs empty
+
+
+def test_merge_keeps_the_ok_row_and_fills_its_exact_cells_from_the_agreeing_copies(tmp_path):
+    a, b, out = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "m.csv"
+    full = row(8, status="error", error="crash")
+    write_rows(a, [full])
+    write_rows(b, [{**row(8, 1.5), "macs_mlp": None, "params": None}])  # the measurement, two exact cells empty
+    merge_files([a, b], out)
+    merged = load_text(out).loc[0]
+    assert (merged["status"], merged["latency_ms_median"]) == ("ok", "1.5")
+    assert (merged["macs_mlp"], merged["params"]) == (str(full["macs_mlp"]), str(full["params"]))
+
+
+def test_merge_prefers_ok_then_complete_then_first(tmp_path):
+    a, b, c, out = (tmp_path / f"{n}.csv" for n in ("a", "b", "c", "m"))
+    write_rows(a, [row(8, 1.0), row(16, 1.0)])
+    write_rows(b, [row(8, 2.0), row(16, 2.0, latency_ms_p10=1.9)])  # 16: b has one cell more
+    write_rows(c, [row(8, status="oom", error="out of memory"), row(16, status="oom", error="out of memory")])
+    merge_files([c, a, b], out)
+    merged = load_text(out)
+    assert list(merged["latency_ms_median"]) == ["1.0", "2.0"] and set(merged["status"]) == {"ok"}
+
+
+def test_a_failed_merge_write_leaves_no_file_behind(tmp_path):
+    from write_limits import run_with_write_limit
+
+    a, out = tmp_path / "a.csv", tmp_path / "m.csv"
+    write_rows(a, [row(p, float(p)) for p in (1, 2, 4, 8, 16, 32)])
+    code = (f"from vitbench.results_io import merge_files\nfrom vitbench.errors import VitbenchError\n"
+            f"try:\n    merge_files([{str(a)!r}], {str(out)!r})\nexcept VitbenchError as e:\n    print(e)\n")
+    child = run_with_write_limit(code, a.stat().st_size // 2, tmp_path)
+    assert child.stdout.strip() == f"cannot write {out}: File too large", child.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "a.meta.json"]  # was: m.csv.tmp left, cut

@@ -82,3 +82,8 @@ def test_snap_res():
 
     assert snap_res(384, 16) == 384 and snap_res(384, 14) == 378 and snap_res(224, 14) == 224
     assert snap_res(5, 16) == 16
+
+
+def test_mlp_ratio_whose_hidden_width_overflows_is_rejected():
+    with pytest.raises(VitbenchError, match="mlp ratio must be a finite number"):
+        resolve("vit_b16", mlp_ratio=1e308)  # 768 × 1e308 = inf: int() of it was an OverflowError traceback

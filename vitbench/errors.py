@@ -1,4 +1,13 @@
-"""The one exception type the CLI turns into a one-line message and exit code 2."""
+"""The one exception type the CLI turns into a one-line message and exit code 2, and how a message quotes a
+value: one line, bounded length, bounded cost whatever the value (a YAML alias bomb, a 1 MB cell)."""
+
+from __future__ import annotations
+
+import reprlib
+from typing import Any
+
+ECHO_CHARS = 80  # longest value quoted in an error message
+MESSAGE_CHARS = 400  # longest message taken over from elsewhere (another module's error, a library's)
 
 
 class VitbenchError(ValueError):
@@ -18,3 +27,22 @@ class Stopped(Exception):
     def __init__(self, message: str, exit_code: int):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxtuple, _REPR.maxdict, _REPR.maxset = 2, 4, 4, 4, 4
+_REPR.maxstring, _REPR.maxother, _REPR.maxlong = ECHO_CHARS - 2, ECHO_CHARS, 40
+
+
+def echo(value: Any) -> str:
+    """A value as an error message quotes it: its repr with nested containers and long strings abbreviated
+    ('...', reprlib), at most ECHO_CHARS characters, one line."""
+    return clip(_REPR.repr(value), ECHO_CHARS)
+
+
+def clip(text: Any, limit: int = MESSAGE_CHARS) -> str:
+    """`text` on one line (line breaks folded to ' | '), cut to `limit` characters with '...'."""
+    text = str(text)
+    if "\n" in text or "\r" in text:
+        text = " | ".join(part.strip() for part in text.splitlines() if part.strip())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

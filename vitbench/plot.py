@@ -9,8 +9,12 @@ figures use rows with status 'ok' only.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, Callable
 
 import numpy as np
 import pandas as pd
@@ -355,13 +359,30 @@ FIGURES = (
 )
 
 
-def _save(fig, path: Path) -> Path:
+def write_atomically(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
+    """Create or replace `path` with what `write(file)` writes: into a new file in the same folder, flushed to
+    disk, then renamed over `path` — so `path` is always either its old content or the whole new one. On a
+    failure the temporary file is removed and an OSError becomes one-line VitbenchError."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path)
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
     except OSError as e:
         raise VitbenchError(f"cannot write {path}: {e.strerror or e}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
     return path
+
+
+def _save(fig, path: Path) -> Path:
+    """The figure to `path` (format from its suffix), atomically."""
+    return write_atomically(path, lambda f: fig.savefig(f, format=path.suffix.lstrip(".").lower()))
 
 
 def check_format(fmt: str) -> str:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from vitbench.cost import analytic
 from vitbench.errors import VitbenchError
-from vitbench.plot import PlotResult, plot_results
+from vitbench.plot import PlotResult, plot_results, write_atomically
 from vitbench.plotdata import (common_context, cost_rows, describe, load_results, measured_rows, read_metadata, row_config,
                                series, with_patch)
 
@@ -307,9 +307,5 @@ def write_report(results: str | Path, out: str | Path, fmt: str = "png") -> Repo
     df = load_results(results)
     plots = plot_results(df, out.parent / f"{out.stem}_files", fmt)
     text = render(df, read_metadata(results), plots, results, out.parent)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
-    except OSError as e:
-        raise VitbenchError(f"cannot write {out}: {e.strerror or e}") from None
+    write_atomically(out, lambda f: f.write(text.encode()))
     return Report(out, plots)

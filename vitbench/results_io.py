@@ -7,6 +7,7 @@ written.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -138,10 +139,23 @@ def _conflict(rows: pd.DataFrame, canon: pd.DataFrame) -> Optional[str]:
     return None
 
 
+def _best_copy(members: list, canon: pd.DataFrame, exact: list[str]) -> tuple:
+    """The copy of a point that merge keeps: status ok first, then the most exact cells filled, then the most
+    cells filled, then the first given."""
+    def rank(m) -> tuple:
+        cells = canon.loc[m]
+        ok = "status" in canon.columns and cells["status"] == "ok"
+        return (not ok, -sum(cells[c] != "" for c in exact), -sum(v != "" for v in cells), members.index(m))
+
+    return min(members, key=rank)
+
+
 def merge_files(paths: Sequence[str | Path], out: str | Path, force: bool = False) -> MergeReport:
     """Join result CSVs (e.g. shards) into `out`: drop identical rows; for rows with the same config key that
-    agree on schema.EXACT_COLUMNS keep one (status ok first, else the first given); refuse (VitbenchError)
-    when such rows disagree on an exact column. Writes atomically; `out` must not exist unless `force`."""
+    agree on schema.EXACT_COLUMNS keep one (status ok first, then the most complete, then the first given) and
+    fill the exact cells it lacks from the others (they agree wherever both have a value); refuse
+    (VitbenchError) when such rows disagree on an exact column. Writes a temporary file in `out`'s folder and
+    renames it (removed on failure); `out` must not exist unless `force`."""
     out = Path(out)
     if len(paths) < 1:
         raise VitbenchError("merge needs at least one input CSV")
@@ -162,22 +176,36 @@ def merge_files(paths: Sequence[str | Path], out: str | Path, force: bool = Fals
     groups: dict[tuple, list] = {}
     for idx, key in zip(rows.index, keys):
         groups.setdefault(key, []).append(idx)
+    exact = [c for c in EXACT_COLUMNS if c in canon.columns]
     keep, remeasured = [], 0
     for members in groups.values():
-        if len(members) > 1:
-            problem = _conflict(rows.loc[members], canon.loc[members])
-            if problem:
-                raise VitbenchError(f"{problem}; refusing to merge (these are different measurements of "
-                                    f"different code or configs, not shards of one sweep)")
-            remeasured += len(members) - 1
-        ok = [m for m in members if canon.at[m, "status"] == "ok"] if "status" in canon.columns else []
-        keep.append((ok or members)[0])
+        if len(members) == 1:
+            keep.append(members[0])
+            continue
+        problem = _conflict(rows.loc[members], canon.loc[members])
+        if problem:
+            raise VitbenchError(f"{problem}; refusing to merge (these are different measurements of "
+                                f"different code or configs, not shards of one sweep)")
+        remeasured += len(members) - 1
+        best = _best_copy(members, canon, exact)
+        for column in exact:
+            if canon.at[best, column] == "":
+                donor = next((m for m in members if canon.at[m, column] != ""), None)
+                if donor is not None:
+                    rows.at[best, column] = rows.at[donor, column]
+        keep.append(best)
     merged = rows.loc[sorted(keep), columns]
-    tmp = out.with_name(out.name + ".tmp")
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        merged.to_csv(tmp, index=False, lineterminator="\n")
+        with open(tmp, "w", newline="") as f:
+            merged.to_csv(f, index=False, lineterminator="\n")
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, out)
     except OSError as e:
-        raise VitbenchError(f"cannot write {out}: {e.strerror}") from None
+        raise VitbenchError(f"cannot write {out}: {e.strerror or e}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
     return MergeReport(len(paths), sum(len(f) for f in frames), len(merged), int(exact_dup.sum()), remeasured)

@@ -59,13 +59,18 @@ def dry_run_device(name: str) -> str:
 
 
 def plan_suite(path: str | Path, *, device: Optional[str] = None, isolate: bool = False,
-               shard: Optional[str] = None, skip_invalid: bool = False, dry_run: bool = False) -> Plan:
-    """Load, validate and expand a suite (see vitbench.suite); shard K/N keeps the points with index % N = K-1."""
-    from vitbench.suite import check_invalid, expand, load_suite
+               shard: Optional[str] = None, skip_invalid: bool = False, dry_run: bool = False,
+               max_points: Optional[int] = None) -> Plan:
+    """Load, validate and expand a suite (see vitbench.suite); shard K/N keeps the points with index % N = K-1.
+    A suite that runs the model with more than `max_points` points is refused before it is expanded."""
+    from vitbench.measure.spec import DEFAULT_MAX_POINTS
+    from vitbench.suite import check_invalid, check_point_count, expand, load_suite, runs_model
 
     if device is not None:
         devices.parse(device)
     ls = load_suite(path)
+    if runs_model(ls) and not dry_run:
+        check_point_count(ls, DEFAULT_MAX_POINTS if max_points is None else max_points)
     shard_kn = parse_shard(shard)
     points = expand(ls, dry_run_device if dry_run else devices.resolve, device=device, isolate=isolate)
     if not skip_invalid:

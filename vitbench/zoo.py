@@ -159,8 +159,8 @@ def validate(cfg: ViTConfig) -> None:
             raise VitbenchError(f"{key} must be a positive integer, got {value!r}")
     ratio = cfg.mlp_ratio
     if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not math.isfinite(ratio) or ratio <= 0 \
-            or cfg.mlp_hidden < 1:
-        raise VitbenchError(f"mlp ratio must be a finite number > 0 (MLP hidden = ratio × width >= 1), "
+            or not math.isfinite(ratio * cfg.dim) or cfg.mlp_hidden < 1:
+        raise VitbenchError(f"mlp ratio must be a finite number > 0 (MLP hidden = ratio × width, finite and >= 1), "
                             f"got {ratio!r}")
     if cfg.num_classes < 0:
         raise VitbenchError(f"classes must be >= 0 (0 = no head), got {cfg.num_classes}")

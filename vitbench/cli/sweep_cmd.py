@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from vitbench.cli.app import app
+from vitbench.measure.spec import DEFAULT_MAX_POINTS
 from vitbench.render import console
 
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", show_default=False, help="Result CSV. "
@@ -32,13 +33,15 @@ def sweep(
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Record impossible points as rows with "
                                                "status 'invalid' instead of failing.")] = False,
     results_dir: Annotated[Path, typer.Option(help="Root folder of default output paths.")] = Path("results"),
+    max_points: Annotated[int, typer.Option(min=1, help="Refuse a sweep that runs the model at more points than "
+                                            "this (counted before expanding).")] = DEFAULT_MAX_POINTS,
 ) -> None:
     """Run a YAML suite: every point becomes one CSV row, appended as it finishes (Ctrl-C keeps them)."""
     from vitbench import runs
     from vitbench.render.sweep import SweepProgress, cpu_note, points_table
 
     plan = runs.plan_suite(suite, device=device, isolate=isolate, shard=shard, skip_invalid=skip_invalid,
-                           dry_run=dry_run)
+                           dry_run=dry_run, max_points=max_points)
     path = runs.output_path(plan, output, resume, results_dir)
     out, note = console(), cpu_note(plan.selected, plan.suite.suite.cpu.set_values(), plan.suite.suite.cpu.max_gmacs)
     if dry_run:

@@ -21,6 +21,7 @@ MEASURES = ("params", "flops", "split", "latency", "memory")
 RUNTIME_MEASURES = ("latency", "memory")  # the measures that run the model; the rest are closed form
 DEFAULT_MEASURES = ("params", "flops", "latency", "memory")
 MODES = ("infer", "train")
+DEFAULT_MAX_POINTS = 10_000  # `sweep --max-points`: sweeps that run the model at more points are refused
 __all__ = ["ATTN_BACKENDS", "DTYPES", "MEASURES", "MODES", "BenchSpec", "TimingSettings", "TIMING_DEFAULTS"]
 
 

@@ -18,8 +18,8 @@ PIPE_WIDTH = 100  # columns when output is not a terminal and $COLUMNS is unset 
 
 
 class _Console(Console):
-    """Plain text lines (messages, paths, progress) wrap at spaces but never inside a word: a path or a number
-    longer than the line stays whole (the terminal wraps it), so it can be copied and searched."""
+    """Plain text lines (messages, progress) wrap at spaces, never inside a word; a line that holds a long word
+    (a path) is left whole for the terminal to wrap, so it can be copied and searched."""
 
     def print(self, *objects, **kwargs) -> None:
         if not objects or not all(isinstance(o, str) for o in objects) or "soft_wrap" in kwargs:
@@ -30,8 +30,12 @@ class _Console(Console):
         markup = kwargs.pop("markup", True)
         source = " ".join(objects)
         text = Text.from_markup(source) if markup else Text(source)
+        width = max(self.width, 20)
         for line in text.split("\n", allow_blank=True):
-            for part in line.divide(divide_line(line.plain, max(self.width, 20), fold=False)):
+            if any("/" in word and len(word) > 12 for word in line.plain.split()):  # a path: keep the line whole
+                super().print(line, soft_wrap=True, **kwargs)
+                continue
+            for part in line.divide(divide_line(line.plain, width, fold=False)):
                 part.rstrip()
                 super().print(part, soft_wrap=True, **kwargs)
 
