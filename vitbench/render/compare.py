@@ -147,13 +147,17 @@ def _limits(result: Comparison) -> str:
 
 
 def rule_lines(result: Comparison) -> list[str]:
-    """The rule applied, in words: what the columns mean and the limits."""
-    limits = _limits(result)
+    """The rule applied, in words: what was matched on, the limits, and what the second line of a change is."""
     lines = [f"matched on {', '.join(result.identity)}"
              + (f"; config fields: {', '.join(result.config_fields)}" if result.config_fields else "")]
-    if limits:
-        lines.append(f"limits: {limits}; [low, high]: {result.level:.0%} bootstrap CI of the change (raw "
-                     f"samples), ±: combined spread of the two runs (summary rows, k = {result.spread_k:g})")
+    methods = {f.method for f in result.findings}
+    if result.thresholds:
+        parts = [f"limits: {_limits(result)}"]
+        if "bootstrap" in methods:
+            parts.append(f"[low, high]: {result.level:.0%} bootstrap interval of the change (raw samples)")
+        if "spread" in methods:
+            parts.append(f"±: combined spread of the two runs (no raw samples; k = {result.spread_k:g})")
+        lines.append("; ".join(parts))
     return lines
 
 
