@@ -72,9 +72,8 @@ def compare(
 ) -> None:
     """Regression gate: compare a candidate result file with a baseline.
 
-    Exit 0 pass, 1 regression (or a missing row, or a config change), 2 bad input, 3 inconclusive (only with
-    --noisy inconclusive). Exact cost metrics must not grow; timings must not get worse beyond the limit with
-    confidence (bootstrap interval on raw samples, else the runs' spread); see docs/ci.md."""
+    Exit 0 pass; 1 fail (a worse cost or timing, a config change, a missing row);
+    2 bad input; 3 inconclusive (only with --noisy inconclusive). See docs/ci.md."""
     from vitbench.compare import compare_files, parse_metrics, parse_pct, parse_thresholds
     from vitbench.render.compare import comparison_table, footer_lines, markdown as to_markdown, rule_lines, shown
 
