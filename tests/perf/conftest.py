@@ -1,10 +1,15 @@
 """The pytest-benchmark suite (tests/perf): every module here sets `pytestmark = pytest.mark.perf`; the default
 test run leaves them out with `-m "not perf"`. Torch runs with one thread so CPU timings are steadier between runs (set
-VITBENCH_PERF_THREADS to change it); the thread count is stored in each saved run's machine info."""
+VITBENCH_PERF_THREADS to change it); the thread count is stored in each saved run's machine info.
+`benchgate` adds `--perf-gate` (per-group limits on min) and makes a tripped limit an ordinary failure (exit 1)
+instead of a traceback."""
 
 import os
 
 import pytest
+
+from benchgate import (pytest_addoption, pytest_configure, pytest_sessionstart,  # noqa: F401  (hooks,
+                       pytest_terminal_summary)                                  # found by name)
 
 THREADS = int(os.environ.get("VITBENCH_PERF_THREADS", "1"))
 

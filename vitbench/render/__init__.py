@@ -18,12 +18,17 @@ PIPE_WIDTH = 100  # columns when output is not a terminal and $COLUMNS is unset 
 
 
 class _Console(Console):
-    """Plain text lines (messages, progress) wrap at spaces, never inside a word; a line that holds a long word
-    (a path) is left whole for the terminal to wrap, so it can be copied and searched."""
+    """Plain text lines (messages, progress) wrap at spaces, never inside a word, on a terminal or when $COLUMNS
+    asks for a width; in files and CI logs they stay whole (one line per message: grep finds it). A line that
+    holds a path is never wrapped, so the path can be copied."""
+
+    wrap_text = True
 
     def print(self, *objects, **kwargs) -> None:
         if not objects or not all(isinstance(o, str) for o in objects) or "soft_wrap" in kwargs:
             return super().print(*objects, **kwargs)
+        if not self.wrap_text:
+            return super().print(*objects, soft_wrap=True, **kwargs)
         from rich._wrap import divide_line
         from rich.text import Text
 
@@ -47,7 +52,9 @@ def console(stderr: bool = False) -> Console:
         width = int(os.environ["COLUMNS"])
     elif not stream.isatty():
         width = PIPE_WIDTH
-    return _Console(file=stream, highlight=False, width=width)
+    out = _Console(file=stream, highlight=False, width=width)
+    out.wrap_text = stream.isatty() or width != PIPE_WIDTH
+    return out
 
 
 class CompactTable(Table):
