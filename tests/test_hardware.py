@@ -1,10 +1,13 @@
 """The datasheet table: every GPU name the probe lists maps to the right entry or to None with a reason."""
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from vitbench.errors import VitbenchError
 from vitbench.hardware import ALIASES, DEVICES, KEYS, by_key, lookup, normalise
 
 # torch.cuda.get_device_name() strings (../shared/probes/peak_names.py) -> expected key, or None + reason words.
@@ -37,12 +40,13 @@ EXPECTED = {
 }
 
 
+PROBE = Path("/work/shared/probes/peak_names.py")  # the shared probe (evidence for issue 11), where present
+
+
+@pytest.mark.skipif(not PROBE.exists(), reason="the shared probe is not on this machine")
 def test_the_probe_lists_no_name_this_test_misses():
-    probe = open("/work/shared/probes/peak_names.py").read() if __import__("os").path.exists(
-        "/work/shared/probes/peak_names.py") else None
-    if probe is None:
-        pytest.skip("the shared probe is not on this machine")
-    names = eval(probe[probe.index("names = [") + 8: probe.index("]\nfor") + 1])  # a literal list of strings
+    text = PROBE.read_text()
+    names = ast.literal_eval(text[text.index("names = [") + 8: text.index("]\nfor") + 1])
     assert set(names) <= set(EXPECTED)
 
 
@@ -104,7 +108,7 @@ def test_keys_are_unique_and_aliases_resolve():
     assert {alias: by_key(alias).key for alias in ("h100", "a100", "tpu-v3", "tpu-v4")} == {
         "h100": "h100-sxm", "a100": "a100-sxm4-80gb", "tpu-v3": "tpu-v3-chip", "tpu-v4": "tpu-v4-chip"}
     assert all(target in KEYS for target in ALIASES.values())
-    with pytest.raises(KeyError, match="valid: h100-sxm"):
+    with pytest.raises(VitbenchError, match="valid: h100-sxm"):
         by_key("h1000")
 
 

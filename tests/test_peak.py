@@ -70,3 +70,31 @@ def test_cpu_rows_say_why_there_is_no_datasheet():
     rows = peak.measure_peaks("cpu", n=32, mib=1, iters=3, min_time_s=0.0)
     assert all(r["datasheet"] is None and r["datasheet_note"] == "not a CUDA device: no datasheet peak" for r in rows)
     assert rows[-1]["measure"] == "copy" and rows[-1]["unit"] == "GB/s"
+
+
+def test_cuda_loop_flushes_outside_the_event_pair_and_syncs_once_per_batch(monkeypatch, clock):
+    """The CUDA branch with torch.cuda.Event / synchronize faked: the order of calls is what the GPU would see."""
+    import torch
+
+    log = []
+
+    class FakeEvent:
+        def __init__(self, enable_timing=False):
+            assert enable_timing
+            self.ns = None
+
+        def record(self):
+            self.ns = clock.ns
+            log.append("record")
+
+        def elapsed_time(self, other):
+            return (other.ns - self.ns) / 1e6
+
+    monkeypatch.setattr(torch.cuda, "Event", FakeEvent)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: log.append("sync"))
+    fn, _ = calls_taking(clock, [10.0])
+    flush = lambda: log.append("flush")  # noqa: E731
+    samples = peak._cuda_samples_ms(lambda: (fn(), log.append("call")), 0.010, iters=5, min_time_s=0.05,
+                                    max_time_s=5.0, flush=flush)
+    assert samples == [10.0] * 6  # >= 5 calls and >= 50 ms: sized from the 10 ms estimate, one batch
+    assert log == ["flush", "record", "call", "record"] * 6 + ["sync"]
