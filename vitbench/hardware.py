@@ -46,6 +46,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
+from vitbench.errors import VitbenchError
+
 PRECISIONS = ("fp32", "tf32", "fp16", "bf16")
 # Which datasheet rate a vitbench dtype (vitbench.measure.spec.DTYPES) runs its matmuls at.
 PRECISION_OF_DTYPE = {"fp32": "fp32", "tf32": "tf32", "fp16": "fp16", "amp-fp16": "fp16", "bf16": "bf16",
@@ -194,7 +196,8 @@ def scaled_to_sms(entry: DevicePeak, sm_count: int, what: str) -> DevicePeak:
     """`entry`'s compute peaks scaled by sm_count / entry.sm_count (same clocks); bandwidth unknown (None):
     a MIG slice's bandwidth follows its memory slices, not its SMs."""
     factor = sm_count / entry.sm_count
-    return replace(entry, key=f"{entry.key}-" + what.lower().replace(" ", "-"), label=f"{entry.label} {what} ({sm_count}/{entry.sm_count} SMs)",
+    return replace(entry, key=f"{entry.key}-" + what.lower().replace(" ", "-"),
+                   label=f"{entry.label} {what} ({sm_count}/{entry.sm_count} SMs)",
                    tflops={p: v * factor for p, v in entry.tflops.items()}, hbm_gbps=None, memory=None,
                    sm_count=sm_count)
 
@@ -232,12 +235,12 @@ def lookup(device_name: str | None, sm_count: int | None = None) -> PeakLookup:
 
 
 def by_key(key: str) -> DevicePeak:
-    """The entry for a stable key (`KEYS`) or an alias ('h100' -> 'h100-sxm'); KeyError names the valid ones."""
+    """The entry for a stable key (`KEYS`) or an alias (h100 -> h100-sxm); VitbenchError names the valid ones."""
     wanted = ALIASES.get(key.strip().lower(), key.strip().lower())
     for entry in DEVICES:
         if entry.key == wanted:
             return entry
-    raise KeyError(f"unknown device {key!r}; valid: {', '.join(KEYS)} (aliases: {', '.join(ALIASES)})")
+    raise VitbenchError(f"unknown device {key!r}; valid: {', '.join(KEYS)} (aliases: {', '.join(ALIASES)})")
 
 
 KEYS: tuple[str, ...] = tuple(entry.key for entry in DEVICES)
