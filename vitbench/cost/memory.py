@@ -1,6 +1,6 @@
 """Closed-form memory of a ViT forward (inference lower bound) and of a training step (exact tensor bytes). No torch.
 
-Units: bytes; `MIB` = 2**20 (result columns say `mb` and mean MiB). Dtypes are vitbench's (spec.DTYPES):
+Units: bytes; `MIB` = 2**20 (result columns end in `_mib`). Dtypes are vitbench's (spec.DTYPES):
 fp32 / tf32 (fp32 everywhere), bf16 / fp16 (weights and inputs cast: activations in the low precision),
 amp-bf16 / amp-fp16 (fp32 weights, torch.autocast: matmul inputs and outputs in the low precision).
 
