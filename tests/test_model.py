@@ -58,3 +58,27 @@ def test_state_dict_loads_into_timm():
     x = example_input(cfg, 2)
     with torch.inference_mode():
         torch.testing.assert_close(ours(x), theirs(x), rtol=1e-5, atol=1e-5)
+
+
+def test_grad_checkpointing_changes_what_is_saved_not_the_result():
+    cfg = resolve("vit_ti16", res=32, depth=3, dim=64, heads=4)
+    torch.manual_seed(0)
+    model = build_model(cfg).train()
+    assert model.grad_checkpointing is False
+    x = torch.randn(2, 3, 32, 32)
+    saved = []
+
+    def run():
+        saved.clear()
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+            return model(x)
+
+    plain, n_plain = run(), len(saved)
+    model.set_grad_checkpointing(True)
+    ckpt, n_ckpt = run(), len(saved)
+    assert torch.equal(plain, ckpt)
+    assert n_ckpt < n_plain  # each block saves its input (and a 0-element marker) instead of its activations
+    with torch.no_grad():
+        assert torch.equal(model(x), plain)  # no grad: checkpointing is skipped
+    model.set_grad_checkpointing(False)
+    assert run() is not None and len(saved) == n_plain

@@ -95,5 +95,13 @@ def test_tf32_runs_on_ampere():
 def test_peak_measures_on_cuda():
     from vitbench.measure.peak import measure_peaks
 
+    from vitbench.measure.peak import device_peak
+
     rows = {r["measure"]: r for r in measure_peaks("cuda", n=2048, mib=64, iters=5)}
     assert rows["matmul fp32"]["value"] > 0 and rows["copy"]["value"] > 0
+    found = device_peak("cuda")
+    if found.peak is not None:  # a datasheet GPU: measured copy below its HBM bandwidth, matmuls below the peak
+        assert rows["copy"]["datasheet"] == found.peak.hbm_gbps
+        assert found.peak.hbm_gbps is None or 0 < rows["copy"]["ratio"] < 1
+        for prec in ("fp32", "fp16"):
+            assert 0 < rows[f"matmul {prec}"]["ratio"] <= 1.0, rows[f"matmul {prec}"]

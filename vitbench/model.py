@@ -109,6 +109,7 @@ class VisionTransformer(nn.Module):
         K = cfg.num_classes
         self.head = nn.Linear(D, K) if K else nn.Identity()
         self.head_dist = nn.Linear(D, K) if K and cfg.distill else None
+        self.grad_checkpointing = False
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -123,6 +124,20 @@ class VisionTransformer(nn.Module):
         for block in self.blocks:
             block.attn.core = AttentionCore(impl)
 
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Per-block activation checkpointing (torch.utils.checkpoint, use_reentrant=False) while grad is on:
+        each block saves only its input and recomputes its forward in the backward pass."""
+        self.grad_checkpointing = enable
+
+    def _run_blocks(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.grad_checkpointing and torch.is_grad_enabled()):
+            return self.blocks(x)
+        from torch.utils.checkpoint import checkpoint
+
+        for block in self.blocks:
+            x = checkpoint(block, x, use_reentrant=False)
+        return x
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.patch_embed(x)
         B = x.shape[0]
@@ -133,7 +148,7 @@ class VisionTransformer(nn.Module):
         if self.reg_token is not None:  # after [CLS] (+ dist), before the patches; no position embedding
             n = len(prefix)
             x = torch.cat([x[:, :n], self.reg_token.expand(B, -1, -1), x[:, n:]], dim=1)
-        return self.norm(self.blocks(x))
+        return self.norm(self._run_blocks(x))
 
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
         if self.cfg.pool == "gap":

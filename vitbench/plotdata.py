@@ -24,6 +24,7 @@ from typing import Callable, Optional
 import numpy as np
 import pandas as pd
 
+from vitbench.cost.memory import MIB, inference_lower_bound_bytes
 from vitbench.errors import VitbenchError, echo
 from vitbench.results_io import read_table
 from vitbench.schema import BY_NAME, CONFIG_COLUMNS, STATUSES
@@ -330,26 +331,18 @@ def read_metadata(path: str | Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-# (weight bytes, activation bytes) per element by dtype; amp keeps fp32 weights.
-_BYTES = {"fp32": (4, 4), "tf32": (4, 4), "fp16": (2, 2), "bf16": (2, 2), "amp-fp16": (4, 2), "amp-bf16": (4, 2)}
-_MATERIALISES_SCORES = ("manual", "math")
-
-
 def memory_lower_bound_mb(row) -> float | None:
     """A lower bound on the peak memory (MiB) of one forward: the measured base (`mem_base_mib`, what was
-    resident before the model was built; 0 when absent) + weights + the tensors that must be live at once,
-    in closed form — in the MLP: residual stream, its LayerNorm output and the hidden layer, B·N·(2D + F);
-    with a materialised attention matrix (manual, math): residual, qkv and the scores, B·(4·N·D + h·N²).
+    resident before the model was built; 0 when absent) + the closed form of
+    `vitbench.cost.memory.inference_lower_bound_bytes` (weights + the tensors that must be live at once).
     None when the row lacks what it needs (params, batch, a known dtype)."""
     need = ("params", "batch", "dtype", "tokens", "dim", "heads")
-    if any(pd.isna(row.get(k)) for k in need) or row["dtype"] not in _BYTES:
+    if any(pd.isna(row.get(k)) for k in need):
         return None
-    w_bytes, a_bytes = _BYTES[row["dtype"]]
-    cfg = row_config(row)
-    n, d, b = cfg.tokens, cfg.dim, int(row["batch"])
-    live = n * (2 * d + cfg.mlp_hidden)
-    if row.get("attn") in _MATERIALISES_SCORES:
-        live = max(live, 4 * n * d + cfg.heads * n * n)
+    bound = inference_lower_bound_bytes(row_config(row), int(row["params"]), int(row["batch"]), row["dtype"],
+                                        row.get("attn"))
+    if bound is None:
+        return None
     base = row.get("mem_base_mib")
     base = 0.0 if base is None or pd.isna(base) else float(base)
-    return base + (int(row["params"]) * w_bytes + b * live * a_bytes) / 2**20
+    return base + bound / MIB

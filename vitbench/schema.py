@@ -104,8 +104,9 @@ COLUMNS: tuple[Column, ...] = (
     # -- measured: efficiency
     _c("tflops_achieved", "measured", "TFLOP/s", "TFLOP/s", "2 · macs · batch / median, in 1e12 FLOP/s", "float",
        "higher"),
-    _c("mfu", "measured", "fraction", "MFU", "tflops_achieved / the GPU's dense datasheet peak for the dtype",
-       "pct", "higher"),
+    _c("mfu", "measured", "fraction", "MFU", "tflops_achieved / peak_tflops", "pct", "higher"),
+    _c("peak_tflops", "context", "TFLOP/s", "peak TFLOP/s", "the device's dense datasheet peak for the dtype "
+       "(vitbench.hardware; MIG slices scaled by SMs); empty where the table cannot vouch for the part", "float"),
     # -- measured: time per component (--split)
     *(_c(f"time_ms_{c}", "measured", "ms", f"{c} ms", f"--split: time in {c}, summed over blocks", "ms")
       for c in TIMED),

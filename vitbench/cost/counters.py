@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import warnings
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from vitbench.cost.breakdown import ELEMENTWISE_COMPONENTS, MATMUL_COMPONENTS, Breakdown
@@ -109,13 +110,26 @@ def _torch_sdpa_formula(query_shape, key_shape, value_shape, *args, out_shape=No
     return 2 * _sdpa_macs(query_shape, key_shape, value_shape)
 
 
+def _torch_sdpa_backward_formula(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None,
+                                 **kwargs) -> int:
+    """FLOPs of a fused SDPA backward with torch's own formula: QKᵀ recomputed, then dP, dV, dQ, dK."""
+    from torch.utils.flop_counter import sdpa_backward_flop_count
+
+    return sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
+
+
 def torch_extra_formulas() -> dict:
-    """FlopCounterMode formulas for SDPA kernels torch's registry lacks (keyed by op overload packet)."""
+    """FlopCounterMode formulas for SDPA kernels torch's registry lacks (keyed by op overload packet): the CPU
+    flash kernel (forward and backward) and the "overrideable" kernel other backends use."""
     import torch
 
     aten = torch.ops.aten
     names = ("_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_fused_attention_overrideable")
-    return {getattr(aten, n): _torch_sdpa_formula for n in names if hasattr(aten, n)}
+    formulas = {getattr(aten, n): _torch_sdpa_formula for n in names if hasattr(aten, n)}
+    backward = "_scaled_dot_product_flash_attention_for_cpu_backward"
+    if hasattr(aten, backward):
+        formulas[getattr(aten, backward)] = _torch_sdpa_backward_formula
+    return formulas
 
 
 MATRIX_OP_MARKERS = ("conv", "mm", "matmul", "linear", "einsum", "attention")
@@ -237,6 +251,66 @@ def count_torch(cfg: ViTConfig, device: str = "meta", batch: int = 1) -> Breakdo
         raise RuntimeError("torch: an odd FLOP count cannot be halved into MACs")
     return _attribute("torch", flops_leaf, mode.get_total_flops() // 2, batch, elementwise=set(),
                       must_count=_matrix_modules(model))
+
+
+@dataclass(frozen=True)
+class TrainingCount:
+    """FlopCounterMode's count of one training step (forward + cross-entropy + backward), MACs per image.
+
+    total: everything the device ran, recomputation included (the closed form's `TrainingMacs.hardware`).
+    by_component: per matmul component, or None with checkpointing: FlopCounterMode attributes the ops that a
+    checkpointed block recomputes during the backward to whichever module is being back-propagated, so only
+    the total is meaningful then."""
+
+    total: int
+    by_component: Breakdown | None
+
+
+def count_torch_training(cfg: ViTConfig, device: str = "meta", batch: int = 1, attn: str = "sdpa",
+                         grad_checkpoint: bool = False) -> TrainingCount:
+    """MACs per image of a training step by torch's FlopCounterMode (FLOPs / 2), CPU SDPA formulas added.
+
+    attn: 'manual' builds the explicit softmax(QKᵀ)·V core; 'math' / 'flash' / 'efficient' / 'cudnn' pin the
+    SDPA kernel; 'sdpa' lets torch choose (the meta device decomposes SDPA into the math path's bmm calls)."""
+    import torch
+    import torch.nn.functional as F
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from vitbench.model import build_model, example_input
+
+    _prepare(cfg, device, batch)  # validates device and batch
+    model = build_model(cfg, device, attn_impl="manual" if attn == "manual" else "sdpa").train()
+    model.set_grad_checkpointing(grad_checkpoint)
+    x = example_input(cfg, batch, device)
+    labels = torch.zeros(batch, dtype=torch.long, device=device)
+    mode = FlopCounterMode(display=False, custom_mapping=torch_extra_formulas())
+    with mode, _pinned_sdpa(attn):
+        F.cross_entropy(model(x), labels).backward()
+    total_flops = mode.get_total_flops()
+    if total_flops % (2 * batch):
+        raise RuntimeError(f"torch: {total_flops} FLOPs are not whole MACs per image")
+    if grad_checkpoint:
+        return TrainingCount(total_flops // 2 // batch, None)
+    counts = mode.get_flop_counts()
+    root = type(model).__name__
+    per_leaf = {name: sum(counts.get(f"{root}.{name}", {}).values()) // 2 for name in _leaf_names(model)}
+    parts = _attribute("torch", per_leaf, total_flops // 2, batch, elementwise=set(),
+                       must_count=_matrix_modules(model))
+    return TrainingCount(total_flops // 2 // batch, parts)
+
+
+@contextlib.contextmanager
+def _pinned_sdpa(attn: str):
+    """sdpa_kernel(backend) for a pinned backend; nothing for 'sdpa' and 'manual'."""
+    names = {"flash": "FLASH_ATTENTION", "efficient": "EFFICIENT_ATTENTION", "cudnn": "CUDNN_ATTENTION",
+             "math": "MATH"}
+    if attn not in names:
+        yield
+        return
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    with sdpa_kernel(getattr(SDPBackend, names[attn])):
+        yield
 
 
 def count(cfg: ViTConfig, counter: str = "analytic", device: str = "meta", batch: int = 1) -> Breakdown:

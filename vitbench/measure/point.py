@@ -153,7 +153,8 @@ def _measure(cfg: ViTConfig, spec: BenchSpec, want: Wants) -> tuple[dict, dict]:
         if want.latency:
             record = timer.LatencyRecord(tuple(timer.samples(call, device, timing.iters, timing.min_time_s)),
                                          warm_iters, warm_s)
-            cols.update(record.columns(spec.batch, macs(cfg).total, _peak_tflops(device, spec.dtype)))
+            peak = _peak_tflops(device, spec.dtype)
+            cols.update(record.columns(spec.batch, macs(cfg).total, peak), peak_tflops=peak)
             samples["latency_ms"] = record.samples_ms
         elif mem:
             call()
@@ -167,12 +168,14 @@ def _measure(cfg: ViTConfig, spec: BenchSpec, want: Wants) -> tuple[dict, dict]:
 
 
 def _peak_tflops(device: str, dtype: str) -> float | None:
-    """The GPU's dense datasheet peak for the dtype (None on CPU or for an unknown GPU)."""
+    """The dense datasheet peak of the device in hand for the dtype, scaled for a MIG slice by its SMs (None on
+    CPU, for an unknown GPU or a variant the table cannot vouch for: the sidecar says why)."""
     if not devices.is_cuda(device):
         return None
-    from vitbench.measure.peak import known_peak_tflops
+    from vitbench.measure.peak import device_peak
 
-    return known_peak_tflops(devices.device_name(device), dtype)
+    found = device_peak(device)
+    return found.peak.peak_tflops(dtype) if found.peak else None
 
 
 # ---------------------------------------------------------------------------------------- max batch (CUDA)
