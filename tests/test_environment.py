@@ -112,3 +112,29 @@ class Props:
 def test_nvidia_smi_id(uuid, expected):
     assert env_mod._smi_id(uuid, Props()) == expected
     assert env_mod._uuid(Props()) == "GPU-" + Props.uuid
+
+
+def test_cuda_device_fields_come_from_the_device_used(monkeypatch):
+    # Fake CUDA (as shared/probes/fake_cuda.py): two GPUs, the run uses cuda:1, not GPU 0.
+    import torch
+
+    class P:
+        def __init__(self, i):
+            self.name = ["NVIDIA A100-SXM4-80GB", "NVIDIA H100 80GB HBM3"][i]
+            self.major, self.minor = [(8, 0), (9, 0)][i]
+            self.multi_processor_count = [108, 132][i]
+            self.total_memory = 80 * 2**30
+            self.uuid = f"0000000{i}-0000-0000-0000-000000000000"
+
+    asked = []
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda i: P(i))
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.backends.cudnn, "version", lambda: 91600)
+    monkeypatch.setattr(env_mod, "nvidia_smi", lambda gpu_id: asked.append(gpu_id) or {"driver": "580.1"})
+    info = env_mod.cuda_device("cuda:1")
+    assert (info["gpu_index"], info["gpu"], info["gpu_capability"], info["gpu_sm_count"]) == \
+           (1, "NVIDIA H100 80GB HBM3", "9.0", 132)
+    assert info["gpu_uuid"] == asked[0] == "GPU-00000001-0000-0000-0000-000000000000"
+    assert info["gpu_is_mig"] is False and info["driver"] == "580.1" and info["cudnn"] == 91600
+    assert env_mod.cuda_device("cuda")["gpu_index"] == 0  # 'cuda' = the current device
