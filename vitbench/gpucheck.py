@@ -151,7 +151,7 @@ def _model(attn: str, dtype: str, device: str, depth: int | None = None):
     import torch
 
     from vitbench.measure import backends
-    from vitbench.model import build_model, example_input
+    from vitbench.model import build_model
     from vitbench.zoo import resolve
 
     cfg = resolve("vit_b16", res=224, **({"depth": depth} if depth else {}))
