@@ -2,7 +2,7 @@
 
 import pytest
 
-from vitbench import records
+from vitbench import schema
 from vitbench.errors import VitbenchError
 from vitbench.measure.max_batch import MaxBatch, find_max_batch, largest_fitting, search
 from vitbench.measure.spec import BenchSpec
@@ -39,10 +39,10 @@ class FakeRunPoint:
     def __call__(self, cfg, spec, measures):
         self.specs.append((spec, tuple(measures)))
         if spec.batch <= self.fit:
-            return records.make_row(status="ok")
+            return schema.make_row(status="ok")
         if self.oom_from is not None and spec.batch >= self.oom_from:
-            return records.make_row(status="oom", error="out of memory")
-        return records.make_row(status=self.failure, error=self.error)
+            return schema.make_row(status="oom", error="out of memory")
+        return schema.make_row(status=self.failure, error=self.error)
 
 
 def test_a_non_oom_failure_at_the_top_keeps_the_largest_fit():

@@ -26,11 +26,12 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from vitbench.components import BLOCK, TIMED
 from vitbench.measure.stats import percentile
 from vitbench.measure.timer import is_cuda, synchronize
 
-COMPONENTS = ("attn_proj", "attn_core", "mlp")
-PARTS = COMPONENTS + ("rest",)
+COMPONENTS = BLOCK  # attn_proj, attn_core, mlp: timed inside every block
+PARTS = TIMED  # the three + rest
 METHODS = ("hooks", "profiler")
 LAUNCH_BOUND_BELOW = 0.8  # split_gpu_busy under this: the GPU idles > 20 % of a forward waiting for the host
 RANGE_PREFIX = "vitbench::split::"
