@@ -199,25 +199,6 @@ def test_unknown_measure_raises(tiny):
         point.run_point(tiny, fast(), ("latency", "energy"))
 
 
-@pytest.mark.parametrize("capacity, limit, expected", [(1, 64, 1), (37, 64, 37), (64, 64, 64), (100, 64, 64),
-                                                       (0, 64, 0), (5, 5, 5), (4, 5, 4)])
-def test_largest_fitting_doubles_then_bisects(capacity, limit, expected):
-    tried = []
-
-    def fits(b):
-        tried.append(b)
-        return b <= capacity
-
-    assert point.largest_fitting(fits, limit) == expected
-    assert len(tried) <= 2 * limit.bit_length() + 1
-    assert all(b <= limit for b in tried)
-
-
-def test_find_max_batch_needs_cuda(tiny):
-    with pytest.raises(VitbenchError, match="CUDA"):
-        point.find_max_batch(tiny, fast())
-
-
 def test_known_gpu_peaks():
     from vitbench.measure.peak import known_peak_tflops
 

@@ -17,6 +17,7 @@ EXPECTED = {
     "attention_backends": (30, 12, 18),
     "ci_smoke": (4, 4, 0),
     "zoo_cost": (26, 0, 0),  # closed form only (the compare baseline's suite)
+    "gpu_gate": (4, 0, 4),  # the CUDA regression gate: cost-only on a CPU
 }
 # Forward passes on CPU, at most: GMACs per forward × (warm-up + timed + split-timed iterations + 1 probe).
 # ~3000 GMACs is about a minute at the 40-80 GMAC/s a 2-core AVX-512 CPU sustains on ViT-B in fp32.
@@ -90,3 +91,13 @@ def test_attention_backends_spans_197_to_4097_tokens_with_every_backend():
     points = expand(load_suite(SUITES / "attention_backends.yaml"), on_cuda)
     assert {p.cfg.tokens for p in points} == {197, 577, 1025, 2305, 4097}
     assert {p.spec.attn for p in points} == {"sdpa", "flash", "efficient", "cudnn", "math", "manual"}
+
+
+def test_gpu_gate_is_gpu_bound_and_times_for_a_second():
+    ls = load_suite(SUITES / "gpu_gate.yaml")
+    points = expand(ls, on_cuda)
+    assert {p.cfg.img_size for p in points} == {(224, 224), (1024, 1024)}
+    assert {p.spec.attn for p in points} == {"sdpa", "flash"}
+    for p in points:
+        assert p.plan == "measure" and p.cfg.name == "vit_b16" and p.spec.dtype == "bf16"
+        assert p.spec.batch >= 32 and p.spec.min_warmup_s >= 1.0 and p.spec.min_time_s >= 1.0

@@ -94,6 +94,7 @@ class Result:
     row: dict
     samples: dict = field(default_factory=dict)
     measured: bool = False
+    fatal: Optional[str] = None  # the device is unusable after this point: stop the run (after writing the row)
 
 
 def execute(point: Point) -> Result:
@@ -103,9 +104,10 @@ def execute(point: Point) -> Result:
         return Result(invalid_row(point))
     if point.plan in ("cost", "cpu-cost"):
         return Result(cost_row(point))
+    fatal = None
     try:
         measured = measure(point)
-        row, samples = measured.row, measured.samples
+        row, samples, fatal = measured.row, measured.samples, measured.fatal
     except VitbenchError:
         raise
     except Exception as e:  # noqa: BLE001 - never let one point end the sweep
@@ -113,7 +115,7 @@ def execute(point: Point) -> Result:
                                 status="error", error=f"{type(e).__name__}: {e}"), {}
     if row_key(row) != point_row_key(point):
         raise RuntimeError(f"the point returned a row for another config: {row_key(row)} != {point_row_key(point)}")
-    return Result(row, samples, measured=True)
+    return Result(row, samples, measured=True, fatal=fatal)
 
 
 class Listener(Protocol):
@@ -157,4 +159,8 @@ def run(points: Sequence[Point], write: Callable[[Result], None], done_keys: set
         result.statuses[done.row["status"]] = result.statuses.get(done.row["status"], 0) + 1
         if listener:
             listener.point_finished(point, done.row, position)
+        if done.fatal:
+            from vitbench.measure.memory import CudaContextLost
+
+            raise CudaContextLost(done.fatal)
     return result

@@ -92,8 +92,10 @@ COLUMNS: tuple[Column, ...] = (
     _c("throughput_ips", "measured", "img/s", "img/s", "batch / median latency", "float", "higher"),
     _c("warmup_iters", "measured", "", "warm-up", "warm-up iterations run before timing", "int"),
     _c("warmup_s", "measured", "s", "warm-up s", "seconds spent warming up (after compiling)", "s"),
-    _c("compile_s", "measured", "s", "compile s", "seconds torch.compile took (first call), compiled rows only",
-       "s"),
+    _c("compile_s", "measured", "s", "compile s", "seconds the compiling call took (compiled rows only)", "s"),
+    _c("compile_graphs", "context", "", "graphs", "graphs Dynamo compiled for the point (>= 1; compiled rows)",
+       "int"),
+    _c("compile_cache", "context", "", "compile cache", "inductor FX-graph cache: hit, miss, mixed, bypass, off"),
     # -- measured: memory
     _c("mem_weights_mib", "measured", "MiB", "weights MiB", "parameter and buffer bytes", "mib"),
     _c("mem_peak_mib", "measured", "MiB", "peak MiB",
@@ -112,6 +114,13 @@ COLUMNS: tuple[Column, ...] = (
       for c in TIMED),
     *(_c(f"time_share_{c}", "measured", "fraction", f"{c} share", f"--split: share of the iteration in {c}",
          "pct") for c in TIMED),
+    _c("time_ms_split_total", "measured", "ms", "split total ms", "--split: the iterations' total the parts add "
+       "up to (interquartile mean over the split iterations)", "ms"),
+    _c("split_method", "context", "", "split method", "--split: hooks (perf_counter in forward hooks, CPU) or "
+       "profiler (CUDA kernel durations by component range)"),
+    _c("split_iters", "context", "", "split n", "--split: iterations taken", "int"),
+    _c("split_gpu_busy", "measured", "fraction", "GPU busy", "--split on CUDA: kernel time / median latency; "
+       "below 0.8 the point is launch-bound", "pct"),
     # -- context
     _c("attn_kernel", "context", "", "kernel",
        "attention op that ran in a profiled iteration (aten op name, or math when QKᵀ/softmax/AV ran apart)"),

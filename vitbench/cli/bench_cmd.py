@@ -102,7 +102,8 @@ def run_bench(cfgs: list, batches: list[int], spec, chosen: list[tuple[str, str]
 
     from vitbench import devices, runs
     from vitbench.environment import now_iso
-    from vitbench.measure.point import find_max_batch as search, require_cuda_for_max_batch
+    from vitbench.measure.max_batch import require_cuda
+    from vitbench.measure.point import find_max_batch as search
     from vitbench.measure.spec import DEFAULT_MEASURES, validate
     from vitbench.render import console
     from vitbench.render.sweep import SweepProgress
@@ -111,7 +112,7 @@ def run_bench(cfgs: list, batches: list[int], spec, chosen: list[tuple[str, str]
     measures = DEFAULT_MEASURES + (("split",) if spec.split else ())
     validate(spec, measures)
     if find_max_batch:
-        require_cuda_for_max_batch(spec.device)
+        require_cuda(spec.device)
     plan = runs.plan_bench(cfgs, batches, spec, measures, sys.argv[1:])
     err = console(stderr=True)
     max_batch = {cfg.name + cfg.res_label: _max_batch(cfg, spec, search, err) for cfg in cfgs} if find_max_batch else {}
@@ -130,10 +131,10 @@ def run_bench(cfgs: list, batches: list[int], spec, chosen: list[tuple[str, str]
 
 def _max_batch(cfg, spec, search, err) -> int | None:
     err.print(f"finding the largest batch for {cfg.name} {cfg.res_label} px …")
-    found, why = search(cfg, spec)
-    if why:
-        err.print(f"[yellow]max batch search stopped: {why}[/]")
-    return found
+    found = search(cfg, spec)
+    if found.note:
+        err.print(f"[yellow]max batch: {found.note}[/]")
+    return found.batch
 
 
 def _with_max_batch(max_batch: dict):

@@ -20,6 +20,13 @@ from vitbench.errors import one_line
 PINNED = ("flash", "efficient", "cudnn", "math")
 _NO_KERNEL = ("no available kernel", "no viable backend")
 _NO_DTYPE_KERNEL = ("not implemented for 'half'", "not implemented for 'bfloat16'")
+# Raised by a pinned kernel that accepted the call and then could not run this shape: cuDNN finding no
+# execution plan for the graph, and CUDA launch-configuration errors (grid or block limits exceeded, e.g. an SDPA
+# kernel's grid at batch >= 65536, pytorch#146704). The CUDA context stays usable after either.
+_CANNOT_RUN_SHAPE = (
+    "no execution plans", "no valid execution plans", "cudnn_status_not_supported", "cudnn frontend error",
+    "invalid configuration argument", "too many resources requested for launch",
+)
 
 
 class Unsupported(Exception):
@@ -95,7 +102,22 @@ def forward_context(dtype: str, attn: str, device: str) -> Iterator[None]:
             from torch.nn.attention import sdpa_kernel
 
             stack.enter_context(sdpa_kernel(backend))
+            stack.enter_context(mha_fastpath(False))
         yield
+
+
+@contextlib.contextmanager
+def mha_fastpath(enabled: bool) -> Iterator[None]:
+    """Set nn.MultiheadAttention's fast path (torch._native_multi_head_attention) for the block, then restore it.
+
+    The fast path computes attention itself and ignores `sdpa_kernel`, so a pinned backend turns it off: the
+    module then calls F.scaled_dot_product_attention, which honours the pin (torchvision's ViT uses this module)."""
+    saved = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(enabled)
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(saved)
 
 
 def probe(fn: Callable[[], object], attn: str, dtype: str) -> None:
@@ -120,12 +142,26 @@ def probe(fn: Callable[[], object], attn: str, dtype: str) -> None:
             raise
 
 
-def describe_error(exc: BaseException) -> tuple[str, str]:
-    """(status, one-line error) for an exception raised while measuring a point."""
+def describe_error(exc: BaseException, attn: str | None = None) -> tuple[str, str]:
+    """(status, one-line error) for an exception raised while measuring a point.
+
+    With `attn` a pinned backend (flash / efficient / cudnn / math), a cuDNN plan failure or a CUDA
+    launch-configuration error is 'unsupported' (the pinned kernel cannot run this shape); unpinned, the
+    same error is an 'error' (torch chose that kernel itself)."""
     if isinstance(exc, torch.OutOfMemoryError):
         return "oom", one_line(f"out of memory: {exc}")
     if isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc):  # CPU allocator
         return "oom", one_line("out of memory: " + str(exc).split("DefaultCPUAllocator: ")[-1])
     if isinstance(exc, Unsupported):
         return "unsupported", one_line(str(exc))
+    from vitbench.measure.memory import is_sticky_cuda_error
+
+    if attn in PINNED and cannot_run_shape(exc) and not is_sticky_cuda_error(exc):
+        return "unsupported", one_line(f"the pinned {attn} kernel cannot run this shape: {exc}")
     return "error", one_line(f"{type(exc).__name__}: {exc}")
+
+
+def cannot_run_shape(exc: BaseException) -> bool:
+    """True for a cuDNN plan failure or a CUDA launch-configuration error (the context stays usable)."""
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(s in text for s in _CANNOT_RUN_SHAPE)

@@ -6,6 +6,10 @@ input + activations + workspaces; the CUDA context itself is not an allocation a
 CPU: the peak resident set size (RSS) of the isolated child process that measured the point, which includes
 the interpreter and torch's own footprint (reported apart as `mem_base_mib`); weights are the parameter and
 buffer bytes.
+
+A sticky CUDA error (an illegal memory access, a device-side assert, ...) leaves the process's CUDA context
+unusable: every later CUDA call, the cleanup after the point included, raises again. `release_checked` tells
+the point runner so, in one line, instead of raising from its `finally`.
 """
 
 from __future__ import annotations
@@ -14,7 +18,18 @@ import gc
 import resource
 import sys
 
+from vitbench.errors import VitbenchError
+
 MIB = 2**20
+
+# Errors after which the CUDA context cannot be used again (CUDA runtime: "sticky" errors; cudaErrorIllegalAddress,
+# cudaErrorAssert, cudaErrorLaunchFailure, cudaErrorMisalignedAddress, cudaErrorIllegalInstruction,
+# cudaErrorHardwareStackError, cudaErrorInvalidPc, cudaErrorECCUncorrectable, cudaErrorLaunchTimeout).
+STICKY_CUDA_ERRORS = (
+    "illegal memory access", "device-side assert", "unspecified launch failure", "misaligned address",
+    "illegal instruction", "hardware stack error", "invalid program counter", "uncorrectable ecc error",
+    "the launch timed out",
+)
 
 
 def tensor_bytes(model) -> int:
@@ -41,6 +56,44 @@ def cuda_peak_mb(device: str) -> float:
 
     torch.cuda.synchronize(device)
     return torch.cuda.max_memory_allocated(device) / MIB
+
+
+class CudaContextLost(VitbenchError):
+    """Raised by the point runner, after writing the row, to stop a run whose CUDA context is unusable."""
+
+
+def is_sticky_cuda_error(exc: BaseException | None) -> bool:
+    """True when `exc` is a CUDA error after which this process's CUDA context is unusable."""
+    text = str(exc).lower() if exc is not None else ""
+    return ("cuda" in text or "cudnn" in text or "cublas" in text) and any(s in text for s in STICKY_CUDA_ERRORS)
+
+
+def context_lost_message(cause: BaseException) -> str:
+    """The one line a run stops with after a sticky CUDA error."""
+    first = next((ln.strip() for ln in str(cause).splitlines() if ln.strip()), type(cause).__name__)
+    return (f"the CUDA context is unusable ({first}); the point's row is written with status error and the run "
+            "stops here; re-run with --isolate to measure every point in its own process")
+
+
+def release_checked(device: str, point_error: BaseException | None = None) -> str | None:
+    """`release(device)` plus, on CUDA, a synchronize; never raises.
+
+    Returns None when the device is fine, or one line (`context_lost_message`) when the CUDA context is
+    unusable: `point_error` was a sticky CUDA error, or the cleanup itself raised one. The caller writes the
+    point's row (status 'error') first and then stops the run with that line."""
+    cuda = str(device).startswith("cuda")
+    if cuda and is_sticky_cuda_error(point_error):
+        gc.collect()  # host-side only: no CUDA call on a broken context
+        return context_lost_message(point_error)
+    try:
+        release(device)
+        if cuda:
+            import torch
+
+            torch.cuda.synchronize(device)
+    except Exception as e:  # noqa: BLE001 - any failure of the cleanup means the context cannot be trusted
+        return context_lost_message(e) if cuda else None
+    return None
 
 
 def release(device: str) -> None:

@@ -27,10 +27,13 @@ from vitbench.zoo import ViTConfig
 
 @dataclass(frozen=True)
 class Measured:
-    """A point's result row (vitbench.schema order) and its raw samples by metric (vitbench.samples)."""
+    """A point's result row (vitbench.schema order), its raw samples by metric (vitbench.samples), and `fatal`:
+    one line when the device is unusable after this point (a sticky CUDA error): the run writes the row and
+    stops with that line."""
 
     row: dict
     samples: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    fatal: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,22 +93,32 @@ def run_isolated(cfg: ViTConfig, spec: BenchSpec, measures: Sequence[str],
 
 
 def measure_in_process(cfg: ViTConfig, spec: BenchSpec, measures: Sequence[str]) -> Measured:
-    """Measure in this process (spec resolved); failures of the point become the row's status and error."""
+    """Measure in this process (spec resolved); failures of the point become the row's status and error. What
+    the row proves about the run (the attention kernel that ran, the compile record) is kept when it fails."""
     from vitbench.measure import backends, memory
 
     row = context_fields(cfg, spec, spec.device, measures)
+    cols: dict = {}
     samples: dict = {}
+    error = None
     try:
-        cols, samples = _measure(cfg, spec, wants(spec, measures))
+        _measure(cfg, spec, wants(spec, measures), cols, samples)
         row.update(cols)
         row["status"] = "ok"
     except VitbenchError:
         raise
     except Exception as e:  # noqa: BLE001 - OOM, unsupported kernels, compile and runtime errors -> a row
-        row["status"], row["error"] = backends.describe_error(e)
-    finally:
-        memory.release(spec.device)
-    return Measured(schema.make_row(**row), samples)
+        error = e
+        row.update({k: v for k, v in cols.items() if k in KEPT_ON_FAILURE})
+        row["status"], row["error"] = backends.describe_error(e, spec.attn)
+        samples = {}
+    fatal = memory.release_checked(spec.device, error)
+    return Measured(schema.make_row(**row), samples, fatal)
+
+
+# Columns that describe what ran, kept in a failed row (they explain the failure: e.g. the kernel of a pin).
+KEPT_ON_FAILURE = ("attn_kernel", "compile_s", "compile_graphs", "compile_cache", "mem_weights_mib",
+                   "mem_base_mib", "warmup_iters", "warmup_s")
 
 
 def _build(cfg: ViTConfig, spec: BenchSpec):
@@ -122,11 +135,13 @@ def _build(cfg: ViTConfig, spec: BenchSpec):
                        dtype=None if dtype == torch.float32 else dtype)
 
 
-def _measure(cfg: ViTConfig, spec: BenchSpec, want: Wants) -> tuple[dict, dict]:
-    """The measured columns and raw samples of one point (raises on any failure; the caller makes it a status)."""
+def _measure(cfg: ViTConfig, spec: BenchSpec, want: Wants, cols: dict, samples: dict) -> None:
+    """Fill `cols` (measured columns) and `samples` for one point; raises on any failure (the caller makes it a
+    status). Order: build, probe, compile (a warm-up of its own), warm-up, the profiled iteration that records
+    the attention kernel (checked against a pin), the timed iterations, memory, then the split (hooked, eager)."""
     import torch
 
-    from vitbench.measure import backends, external, memory, timer
+    from vitbench.measure import backends, external, kernels, memory, timer
     from vitbench.model import example_input
 
     device, timing = spec.device, spec.timing()
@@ -136,35 +151,46 @@ def _measure(cfg: ViTConfig, spec: BenchSpec, want: Wants) -> tuple[dict, dict]:
     torch.manual_seed(0)
     mem = memory.Tracker(device) if want.memory else None
     model = _build(cfg, spec)
-    cols: dict = mem.after_build(model) if mem else {}
-    samples: dict = {}
+    cols.update(mem.after_build(model) if mem else {})
     x = example_input(cfg, spec.batch, device, backends.weight_dtype(spec.dtype))
     with backends.precision(spec.dtype), backends.forward_context(spec.dtype, spec.attn, device):
         eager = lambda: model(x)  # noqa: E731
         backends.probe(eager, spec.attn, spec.dtype)
-        call = eager
-        if spec.compile:
-            compiled = torch.compile(model)
-            call = lambda: compiled(x)  # noqa: E731
-            call()  # compile warm-up: apart from (and before) the warm-up iterations below
-        warm_iters, warm_s = timer.warm_up(call, device, timing.warmup, timing.min_warmup_s)
-        if mem:
-            mem.before_timing()
-        if want.latency:
-            record = timer.LatencyRecord(tuple(timer.samples(call, device, timing.iters, timing.min_time_s)),
-                                         warm_iters, warm_s)
-            peak = _peak_tflops(device, spec.dtype)
-            cols.update(record.columns(spec.batch, macs(cfg).total, peak), peak_tflops=peak)
-            samples["latency_ms"] = record.samples_ms
-        elif mem:
-            call()
-        if mem:
-            cols.update(mem.after_timing())
+        with _compiled(model, x, spec) as compiled:
+            call = compiled.call if compiled else eager
+            cols.update(compiled.record.columns() if compiled else {})
+            cols["warmup_iters"], cols["warmup_s"] = timer.warm_up(call, device, timing.warmup, timing.min_warmup_s)
+            kernel = kernels.observe(call, device)
+            cols["attn_kernel"] = kernel.label
+            kernels.check_pin(spec.attn, kernel)
+            if mem:
+                mem.before_timing()
+            if want.latency:
+                record = timer.LatencyRecord(tuple(timer.samples(call, device, timing.iters, timing.min_time_s)),
+                                             cols["warmup_iters"], cols["warmup_s"])
+                peak = _peak_tflops(device, spec.dtype)
+                cols.update(record.columns(spec.batch, macs(cfg).total, peak), peak_tflops=peak)
+                samples["latency_ms"] = record.samples_ms
+            elif mem:
+                call()
+            cols.update(mem.after_timing() if mem else {})
         if want.split:
-            from vitbench.measure.split import measure_split
+            from vitbench.measure import split
 
-            cols.update(measure_split(model, eager, device, timing.iters))
-    return cols, samples
+            result = split.measure(model, eager, device, timing.iters, latency_ms=cols.get("latency_ms_median"))
+            cols.update(result.columns(), **result.proposed_columns())
+
+
+def _compiled(model, x, spec: BenchSpec):
+    """compiled.compiled_point for a --compile point (one compile, static shapes, no recompiles while measuring,
+    the SDPA pin in the cache key); a null context yielding None otherwise."""
+    import contextlib
+
+    if not spec.compile:
+        return contextlib.nullcontext(None)
+    from vitbench.measure.compiled import compiled_point
+
+    return compiled_point(model, x, spec.device)
 
 
 def _peak_tflops(device: str, dtype: str) -> float | None:
@@ -178,60 +204,14 @@ def _peak_tflops(device: str, dtype: str) -> float | None:
     return found.peak.peak_tflops(dtype) if found.peak else None
 
 
-# ---------------------------------------------------------------------------------------- max batch (CUDA)
+def find_max_batch(cfg: ViTConfig, spec: BenchSpec):
+    """vitbench.measure.max_batch.find_max_batch with this module's `run_point` (each trial a memory point,
+    uncompiled, in a child when `spec.isolate`): the largest batch that fits, and a note when the search
+    stopped early."""
+    from vitbench.measure import max_batch
 
-MAX_BATCH_LIMIT = 65536
-
-
-def largest_fitting(fits, limit: int = MAX_BATCH_LIMIT) -> int:
-    """Largest b in 1..limit with fits(b) (fits assumed monotone): doubling, then bisection. 0 if 1 fails."""
-    if limit < 1 or not fits(1):
-        return 0
-    lo, hi = 1, None  # lo fits; hi is the smallest size known not to fit
-    while hi is None and lo < limit:
-        b = min(2 * lo, limit)
-        if fits(b):
-            lo = b
-        else:
-            hi = b
-    while hi is not None and hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
-    return lo
-
-
-def require_cuda_for_max_batch(device: str) -> None:
-    """--find-max-batch is CUDA only: on CPU an out-of-memory is the kernel's OOM killer, not an exception."""
-    if not devices.is_cuda(device):
-        raise VitbenchError("--find-max-batch needs a CUDA device (on CPU running out of memory is not "
-                            "recoverable); valid: --device cuda")
-
-
-class _StopSearch(Exception):
-    pass
-
-
-def find_max_batch(cfg: ViTConfig, spec: BenchSpec, limit: int = MAX_BATCH_LIMIT) -> tuple[int | None, str | None]:
-    """(largest batch whose forward fits in device memory, None) or (None, why the search stopped).
-
-    Each trial is a warm-up-free memory point (run in a child when `spec.isolate`). CUDA only."""
-    device = devices.resolve(spec.device)
-    require_cuda_for_max_batch(device)
-    trial = dataclasses.replace(spec, warmup=0, min_warmup_s=0.0, iters=1, min_time_s=0.0, split=False,
-                                memory=True)
-    stop: list[str] = []
-
-    def fits(batch: int) -> bool:
-        row = run_point(cfg, dataclasses.replace(trial, batch=batch), measures=("memory",)).row
-        if row["status"] not in ("ok", "oom"):
-            stop.append(f"batch {batch}: {row['status']}: {row['error']}")
-            raise _StopSearch
-        return row["status"] == "ok"
-
-    try:
-        return largest_fitting(fits, limit), None
-    except _StopSearch:
-        return None, stop[0]
+    spec = spec.resolved(devices.resolve(spec.device))
+    return max_batch.find_max_batch(cfg, spec, lambda c, s, m: run_point(c, s, m).row)
 
 
 __all__ = ["Measured", "RUNTIME_MEASURES", "context_fields", "find_max_batch", "measure_in_process", "run_isolated",

@@ -14,7 +14,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-PIPE_WIDTH = 100  # columns when output is not a terminal and $COLUMNS is unset (files, CI logs, CliRunner)
+PIPE_WIDTH = 160  # columns when output is not a terminal and $COLUMNS is unset (files, CI logs, CliRunner)
 
 
 class _Console(Console):
