@@ -45,14 +45,29 @@ def test_cost_only_point_allocates_no_weights(tiny, monkeypatch):
     assert row["latency_ms_median"] is None and row["mem_peak_mib"] is None
 
 
-@pytest.mark.parametrize("attn", ["sdpa", "math", "manual", "flash", "efficient", "cudnn"])
-def test_every_backend_is_ok_or_unsupported_on_cpu(tiny, attn):
+CPU_FLASH = "_scaled_dot_product_flash_attention_for_cpu"
+
+
+@pytest.mark.parametrize("attn, status, kernel", [
+    ("sdpa", "ok", CPU_FLASH), ("flash", "ok", CPU_FLASH), ("math", "ok", "math"), ("manual", "ok", "math"),
+    ("efficient", "unsupported", None), ("cudnn", "unsupported", None),
+])
+def test_each_backend_on_cpu_runs_the_kernel_it_names(tiny, attn, status, kernel):
+    """torch 2.13 on CPU has the flash kernel and the math path only (issue 11: rows record what ran)."""
     row = point.run_point(tiny, fast(attn=attn, iters=2), TIMED).row
-    if attn in ("sdpa", "math", "manual"):
-        assert row["status"] == "ok", row["error"]
-    assert row["status"] in ("ok", "unsupported"), row["error"]
-    if row["status"] == "unsupported":
+    assert (row["status"], row["attn_kernel"]) == (status, kernel), row["error"]
+    if status == "unsupported":
         assert attn in row["error"] and row["latency_ms_median"] is None
+
+
+def test_a_pin_whose_kernel_did_not_run_is_not_ok(tiny, monkeypatch):
+    """A pinned row that timed another kernel (a compiled graph ignoring the pin, MHA's fast path) fails."""
+    from vitbench.measure import kernels
+
+    monkeypatch.setattr(kernels, "observe", lambda call, device: kernels.classify({"aten::bmm": 4,
+                                                                                   "aten::_softmax": 2}))
+    row = point.run_point(tiny, fast(attn="flash", iters=2), TIMED).row
+    assert row["status"] == "unsupported" and row["attn_kernel"] == "math" and "flash" in row["error"]
 
 
 def test_pinned_and_manual_attention_agree_with_sdpa(tiny):
@@ -72,9 +87,10 @@ def test_pinned_and_manual_attention_agree_with_sdpa(tiny):
 
 
 @pytest.mark.parametrize("dtype", ["fp16", "bf16", "amp-fp16", "amp-bf16"])
-def test_low_precision_on_cpu_is_a_row_never_a_crash(tiny, dtype):
+def test_low_precision_runs_on_cpu(tiny, dtype):
+    """torch 2.13's CPU build has fp16 and bf16 kernels for every op of the model (and autocast for both)."""
     row = point.run_point(tiny, fast(dtype=dtype, iters=2), TIMED).row
-    assert row["status"] in ("ok", "unsupported"), row["error"]
+    assert row["status"] == "ok" and row["attn_kernel"] == CPU_FLASH, row["error"]
 
 
 def test_tf32_on_cpu_is_unsupported_with_reason(tiny):

@@ -181,7 +181,9 @@ def execute(plan: Plan, path: Optional[Path], *, resume: bool = False, listener_
     from vitbench.environment import environment
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    env = environment(with_torch=plan.measures_anything)
+    measured = [p for p in plan.selected if p.plan == "measure"]
+    env = environment(with_torch=bool(measured), device=measured[0].spec.device if measured else None,
+                      with_compile=any(p.spec.compile for p in measured))
     session = (Session(path, kind=plan.kind, resume=resume, settings=plan.settings, argv=argv, environment=env)
                if path is not None else None)
     rows: list[dict] = []

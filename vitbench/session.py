@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence
 
 from vitbench import samples, storage
-from vitbench.environment import now_iso
+from vitbench.environment import host_load, now_iso
 from vitbench.errors import VitbenchError
 from vitbench.results_io import format_cell, row_key
 from vitbench.schema import ALL_COLUMNS
@@ -224,8 +224,11 @@ class Session:
                 from vitbench.samples import digest
 
                 self.orphan_samples = _repair_samples(self.samples_path, {digest(k) for k in self.done_keys})
+            start_load = host_load()
             self._run = {"start": now_iso(), "end": None, "status": "running", "argv": self.argv,
-                         "rows_before": len(self.done_keys), "load_average": {"start": _load(), "end": None}}
+                         "rows_before": len(self.done_keys),
+                         "load_average": {"start": start_load["load_avg_1m"], "end": None},
+                         "host": {"start": start_load, "end": None}}
             self._write_sidecar()
         except BaseException:
             self._close_files()
@@ -253,7 +256,9 @@ class Session:
                 appender.sync()
         self._run.update(end=now_iso(), status=status, rows_written=self.rows_written, statuses=self.statuses,
                          **fields)
-        self._run["load_average"]["end"] = _load()
+        end_load = host_load()
+        self._run["load_average"]["end"] = end_load["load_avg_1m"]
+        self._run["host"]["end"] = end_load
         self._write_sidecar()
 
     def _close_files(self) -> None:
@@ -337,11 +342,3 @@ def _in_main_thread() -> bool:
     import threading
 
     return threading.current_thread() is threading.main_thread()
-
-
-def _load() -> Optional[float]:
-    """1-minute load average (a busy machine makes timings noisy); None where unavailable."""
-    try:
-        return round(os.getloadavg()[0], 2)
-    except (AttributeError, OSError):
-        return None

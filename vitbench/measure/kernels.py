@@ -20,8 +20,11 @@ No torch import at module level.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable, Iterator, Mapping
 
 # Fused SDPA ops (outer ops; the inner `_flash_attention_forward` / `_efficient_attention_forward` are their
 # callees and count only when the outer op is missing, e.g. called directly by another native op).
@@ -106,6 +109,21 @@ def op_counts(profile) -> dict[str, int]:
     return out
 
 
+@contextlib.contextmanager
+def quiet_profiler() -> Iterator[None]:
+    """Silence what torch's profiler itself prints to file descriptor 2 (this build writes two `USDT: ...
+    profiler_start/stop` lines per profile); Python exceptions are unaffected. Restored on exit."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def observe(call: Callable[[], object], device: str) -> KernelRecord:
     """Run `call` once under torch.profiler (CPU activity) and classify its attention ops.
 
@@ -115,7 +133,7 @@ def observe(call: Callable[[], object], device: str) -> KernelRecord:
     from vitbench.measure.timer import synchronize
 
     synchronize(device)
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
+    with quiet_profiler(), profile(activities=[ProfilerActivity.CPU]) as prof:
         call()
         synchronize(device)
     return classify(op_counts(prof))

@@ -182,6 +182,8 @@ def _profiler_iterations(modules: dict, fn, device: str, iters: int) -> list[Ite
     from torch.autograd.profiler import record_function
     from torch.profiler import ProfilerActivity, profile
 
+    from vitbench.measure.kernels import quiet_profiler
+
     open_ranges: dict[int, object] = {}
 
     def pre(key, component):
@@ -203,7 +205,7 @@ def _profiler_iterations(modules: dict, fn, device: str, iters: int) -> list[Ite
         synchronize(device)
         cuda = is_cuda(device)
         activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
-        with profile(activities=activities) as prof:
+        with quiet_profiler(), profile(activities=activities) as prof:
             for _ in range(iters):
                 with record_function(ITER_RANGE):
                     fn()
