@@ -7,13 +7,14 @@ PY := $(VENV)/bin/python
 TORCH_CPU_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: run test gate perf clean help
+.PHONY: run test gate perf gpu-check clean help
 
 help:
 	@echo "make run   - run the main job: vitbench sweep suites/patch_sizes.yaml"
 	@echo "make test  - run the test suite (the command .ci/run runs)"
 	@echo "make gate  - the project's own regression gate (cost baseline + CPU smoke suite)"
 	@echo "make perf  - the pytest-benchmark suite under tests/perf"
+	@echo "make gpu-check - on a CUDA machine: GPU tests, shipped suites on CUDA, a verdict; results/devices/<gpu>/"
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -46,6 +47,9 @@ gate: $(STAMP)
 	$(VENV)/bin/vitbench compare results/baselines/zoo_cost.csv results/ci/zoo_cost.csv --strict --markdown results/ci/zoo_cost.md
 	OMP_NUM_THREADS=1 $(VENV)/bin/vitbench sweep suites/ci_smoke.yaml -o results/ci/ci_smoke.csv
 	$(VENV)/bin/vitbench compare results/baselines/ci_smoke.csv results/ci/ci_smoke.csv --max-slowdown 100% --metrics $(CPU_GATE_METRICS) --markdown results/ci/ci_smoke.md
+
+gpu-check: $(STAMP)
+	$(PY) -m vitbench.gpucheck
 
 perf: $(STAMP)
 	$(VENV)/bin/pytest tests/perf -m perf --benchmark-autosave
