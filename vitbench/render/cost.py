@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from vitbench.components import LABELS, PARAM_LABELS
+from vitbench.components import BLOCK, LABELS, PARAM_LABELS
 from vitbench.cost.analytic import Crossover
 from vitbench.cost.breakdown import ELEMENTWISE_COMPONENTS, MATMUL_COMPONENTS, Breakdown, ParamBreakdown
 from vitbench.render import add_columns, fmt_int, fmt_pct, fmt_si, new_table
@@ -124,7 +124,7 @@ def split_table(cfg: ViTConfig, b: Breakdown) -> Table:
     block_total = b.attn_proj + b.attn_core + b.mlp
     table = new_table(f"Attention vs MLP — {describe(cfg)}", f"MACs per image. {MAC_CAPTION}")
     add_columns(table, ["component", "MACs/block", "MACs total", "of blocks", "of model"], text={"component"})
-    for c in ("attn_proj", "attn_core", "mlp"):
+    for c in BLOCK:
         v = getattr(b, c)
         table.add_row(LABELS[c], fmt_si(v / L), fmt_si(v), fmt_pct(v / block_total), fmt_pct(v / b.total))
     table.add_section()
