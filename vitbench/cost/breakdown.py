@@ -3,6 +3,10 @@
 Convention: one multiply-accumulate (MAC) = one multiply + one add = 2 FLOPs. All MAC figures here are **per
 image**, summed over all blocks, for a forward pass. Elementwise work (norms, softmax, GELU) is not a MAC; it
 is kept apart in element-ops (LayerNorm 5 per element, as fvcore counts it; softmax and GELU 1 per element).
+
+`other` holds MACs that a counter saw in modules outside every known component (e.g. an attention class vitbench
+does not recognise in an external model): they are in the total, never dropped. For vitbench's own model and
+for the closed form it is 0.
 """
 
 from __future__ import annotations
@@ -11,6 +15,11 @@ from dataclasses import asdict, dataclass, fields
 
 from vitbench.components import ELEMENTWISE as ELEMENTWISE_COMPONENTS
 from vitbench.components import MATMUL as MATMUL_COMPONENTS
+
+OTHER = "other"
+# What a Breakdown holds and `total` sums: the schema's components (vitbench.components.MATMUL, with a
+# `macs_<c>` column each) and `other`. When `other` joins components.MATMUL, this becomes MATMUL itself.
+BREAKDOWN_COMPONENTS = MATMUL_COMPONENTS + (OTHER,)
 
 
 @dataclass(frozen=True)
@@ -27,14 +36,15 @@ class Breakdown:
     attn_core: int
     mlp: int
     head: int
+    other: int = 0
     norm: int | None = None
     softmax: int | None = None
     gelu: int | None = None
 
     @property
     def total(self) -> int:
-        """Matmul + attention-core MACs per image (elementwise excluded)."""
-        return sum(getattr(self, c) for c in MATMUL_COMPONENTS)
+        """Matmul + attention-core MACs per image, `other` included (elementwise excluded)."""
+        return sum(getattr(self, c) for c in BREAKDOWN_COMPONENTS)
 
     @property
     def attention(self) -> int:
@@ -57,7 +67,7 @@ class Breakdown:
         """MACs, FLOPs (2 × MACs) and element-ops per image as result columns (vitbench.schema
         FLOPS_COLUMNS): macs, flops, macs_<component>, ops_<elementwise>, attn_core_share."""
         return {"macs": self.total, "flops": 2 * self.total,
-                **{f"macs_{c}": getattr(self, c) for c in MATMUL_COMPONENTS},
+                **{f"macs_{c}": getattr(self, c) for c in MATMUL_COMPONENTS},  # `other` is in `macs`
                 **{f"ops_{c}": getattr(self, c) for c in ELEMENTWISE_COMPONENTS},
                 "attn_core_share": round(self.share("attn_core"), 6)}
 
@@ -68,10 +78,10 @@ class ParamBreakdown:
 
     patch_embed: int
     tokens_pos: int  # [CLS], distillation token, registers and the position table
-    attention: int  # qkv + out projections, weights and biases, all blocks
-    mlp: int
-    norms: int
-    head: int
+    attention: int  # qkv + out projections, weights and biases, all blocks (+ LayerScale ls1 where present)
+    mlp: int  # all MLP matrices and biases (+ LayerScale ls2 where present)
+    norms: int  # every LayerNorm, qk-norm included
+    head: int  # classifier(s), + torchvision's pre-logits layer where present
 
     @property
     def total(self) -> int:
