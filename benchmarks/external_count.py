@@ -32,14 +32,14 @@ MIB = 2**20
 CHILD = """
 import sys
 from vitbench import external
-from vitbench.cost.breakdown import MATMUL_COMPONENTS
+from vitbench.cost.breakdown import BREAKDOWN_COMPONENTS
 ext = external.describe(sys.argv[1])
 closed = external.count(ext, "analytic")
 assert external.params(ext).total == ext.numel
 if sys.argv[2] == "all":
     for counter in ("fvcore", "torch"):
         got = external.count(ext, counter, "meta")
-        assert all(getattr(got, c) == getattr(closed, c) for c in MATMUL_COMPONENTS), (counter, got, closed)
+        assert all(getattr(got, c) == getattr(closed, c) for c in BREAKDOWN_COMPONENTS), (counter, got, closed)
 print(next(line for line in open("/proc/self/status") if line.startswith("VmHWM")).split()[1])  # KiB
 """
 

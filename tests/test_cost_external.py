@@ -4,7 +4,7 @@ variant's terms match hand-computed counts."""
 import pytest
 
 from vitbench.cost import analytic
-from vitbench.cost.breakdown import MATMUL_COMPONENTS
+from vitbench.cost.breakdown import BREAKDOWN_COMPONENTS
 from vitbench.cost.external import ExternalArch, crossovers, macs, params
 from vitbench.zoo import PRESETS, preset, resolve
 
@@ -85,4 +85,4 @@ def test_bad_variant_names_are_rejected():
 
 def test_other_is_zero_in_the_closed_form():
     assert macs(_plain(preset("vit_b16"))).other == 0
-    assert "other" in MATMUL_COMPONENTS
+    assert "other" in BREAKDOWN_COMPONENTS

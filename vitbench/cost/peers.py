@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vitbench.cost.breakdown import MATMUL_COMPONENTS, Breakdown
+from vitbench.cost.breakdown import BREAKDOWN_COMPONENTS, Breakdown
 
 PEERS = ("fvcore", "FlopCounterMode")
 UNITS = {"fvcore": "fvcore 'flops' (= MACs, LayerNorm element-ops included)",
@@ -42,7 +42,7 @@ class PeerCount:
         """MACs per image the tool reports short of `exact`, per component (negative: reported in excess)."""
         if self.macs is None:
             return {}
-        out = {c: getattr(exact, c) - getattr(self.macs, c) for c in MATMUL_COMPONENTS}
+        out = {c: getattr(exact, c) - getattr(self.macs, c) for c in BREAKDOWN_COMPONENTS}
         return {c: v for c, v in out.items() if v}
 
     def explain(self, exact: Breakdown) -> str:
