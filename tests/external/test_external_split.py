@@ -12,7 +12,7 @@ import torch  # noqa: E402
 from vitbench import external  # noqa: E402
 from vitbench.component_map import HookSpan  # noqa: E402
 from vitbench.measure.backends import Unsupported  # noqa: E402
-from vitbench.measure.split import component_modules, measure_split  # noqa: E402
+from vitbench.measure.split import METHODS, component_modules, measure  # noqa: E402
 
 
 def test_timm_core_span_brackets_sdpa_in_every_block(timm_tiny, monkeypatch):
@@ -33,11 +33,13 @@ def test_timm_core_span_brackets_sdpa_in_every_block(timm_tiny, monkeypatch):
     assert events == ["start", "sdpa", "end"] * 12
 
 
-def test_measure_split_on_timm(timm_tiny):
+@pytest.mark.parametrize("method", METHODS)
+def test_measure_split_on_timm(timm_tiny, method):
+    """Both methods (hooks; profiler ranges, which must nest: the span opens and closes inside Attention)."""
     model = timm_tiny.build("cpu")
     x = timm_tiny.example_input(2, "cpu")
     with torch.inference_mode():
-        cols = measure_split(model, lambda: model(x), "cpu", iters=2)
+        cols = measure(model, lambda: model(x), "cpu", iters=2, method=method).columns()
     for c in ("attn_proj", "attn_core", "mlp"):
         assert cols[f"time_ms_{c}"] > 0
     assert sum(cols[f"time_share_{c}"] for c in ("attn_proj", "attn_core", "mlp", "rest")) == pytest.approx(1)
