@@ -78,8 +78,10 @@ def test_not_covered_names_the_part_and_counters_still_count():
         external.params(ext)
 
 
-def test_bench_shim_accepts_a_plain_vit(monkeypatch):
-    from vitbench.measure import external as bench_external
+def test_bench_configs_come_from_the_subject(monkeypatch):
+    from vitbench.cli.options import build_configs
+    from vitbench.subject import external_subject
 
     _fake_timm(monkeypatch)
-    assert bench_external.describe("timm:fake", (32, 32)).dim == 64
+    external_subject.cache_clear()
+    assert build_configs("timm:fake", ["32"], {})[0].dim == 64

@@ -20,11 +20,11 @@ older timm), the stretch of `Attention.forward` that runs only the core, fused o
 
 from __future__ import annotations
 
-from vitbench.components import BLOCK, MATMUL
+from vitbench.components import BLOCK, MATMUL, OTHER
 from vitbench.errors import VitbenchError
 
 ATTENTION = "attention"
-MAPPED = MATMUL + (ATTENTION,)  # what a map may name (`other` is where unmapped work goes, never mapped)
+MAPPED = tuple(c for c in MATMUL if c != OTHER) + (ATTENTION,)  # what a map may name (`other`: unmapped work)
 # Op names (fvcore: 'scaled_dot_product_attention', 'matmul'; torch: 'aten.bmm', ...) by what they compute.
 # 'bmm(weight)': a batched matmul with a weight broadcast over the batch, i.e. a linear layer (counters.py).
 _CORE_OPS = ("bmm", "baddbmm", "matmul", "einsum")
@@ -102,12 +102,12 @@ def op_component(op: str, component: str | None) -> str:
     if is_norm_op(base):
         return "norm"
     if component is None:
-        return "other"
+        return OTHER
     if component != ATTENTION:
         return component
     if "attention" in base or base in _CORE_OPS:
         return "attn_core"
-    return "attn_proj" if base in _PROJ_OPS else "other"
+    return "attn_proj" if base in _PROJ_OPS else OTHER
 
 
 class HookSpan:

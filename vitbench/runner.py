@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional, Protocol, Sequence
 
 from vitbench.errors import VitbenchError
-from vitbench.cost import analytic
 from vitbench.schema import RUNTIME_KEY_COLUMNS, make_row
 from vitbench.results_io import row_key
+from vitbench.subject import for_config
 from vitbench.suite import CONFIG_AXES, Point
 from vitbench.zoo import parse_res, preset
 
@@ -71,7 +71,8 @@ def point_row_key(point: Point) -> tuple[str, ...]:
 def cost_row(point: Point) -> dict:
     """A closed-form row: config, runtime keys and every exact cost column (params, MACs per image by
     component, attention-core share); time and memory columns stay empty."""
-    return make_row(**point.cfg.to_row(), **_runtime_fields(point), **analytic.cost_row(point.cfg), status="ok")
+    subject = for_config(point.cfg)
+    return make_row(**subject.config_row(), **_runtime_fields(point), **subject.cost_row(), status="ok")
 
 
 def invalid_row(point: Point) -> dict:
@@ -111,7 +112,8 @@ def execute(point: Point) -> Result:
     except VitbenchError:
         raise
     except Exception as e:  # noqa: BLE001 - never let one point end the sweep
-        row, samples = make_row(**point.cfg.to_row(), **_runtime_fields(point), **analytic.cost_row(point.cfg),
+        subject = for_config(point.cfg)
+        row, samples = make_row(**subject.config_row(), **_runtime_fields(point), **subject.cost_row(),
                                 status="error", error=f"{type(e).__name__}: {e}"), {}
     if row_key(row) != point_row_key(point):
         raise RuntimeError(f"the point returned a row for another config: {row_key(row)} != {point_row_key(point)}")

@@ -51,7 +51,8 @@ def _c(name, kind, unit, label, doc, fmt="text", better=None, exact=False) -> Co
 
 
 _COMPONENT_DOC = {"patch_embed": "patch embedding (conv)", "attn_proj": "attention projections (qkv + out)",
-                  "attn_core": "attention core (QKᵀ and AV)", "mlp": "MLP (fc1 + fc2)", "head": "classifier head"}
+                  "attn_core": "attention core (QKᵀ and AV)", "mlp": "MLP (fc1 + fc2)", "head": "classifier head",
+                  "other": "modules no component covers (external models; 0 for the zoo)"}
 
 COLUMNS: tuple[Column, ...] = (
     # -- config: the model and its input

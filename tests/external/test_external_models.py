@@ -116,9 +116,10 @@ def test_not_covered_model_falls_back_to_counters():
     assert _matmul(fv) == _matmul(th) and fv.other > 0  # the attention pool's q, kv, proj projections
 
 
-def test_bench_keeps_refusing_variants_it_cannot_price():
-    from vitbench.measure import external as bench_external
+def test_bench_rows_price_variants_with_their_own_closed_form():
+    """DINOv2 (LayerScale): bench refused it as "not plain"; its rows now carry the module's exact cost."""
+    from vitbench.subject import subjects
 
-    assert bench_external.describe("timm:vit_base_patch16_224").dim == 768
-    with pytest.raises(VitbenchError, match=r"not a plain ViT \(LayerScale\)"):
-        bench_external.describe("timm:vit_small_patch14_dinov2")
+    s = subjects("timm:vit_small_patch14_dinov2", None, {})[0]
+    row = s.cost_row()
+    assert row["params"] == s.external.numel == 22_056_192 and row["macs"] == s.count("torch").total

@@ -16,10 +16,7 @@ from dataclasses import asdict, dataclass, fields
 from vitbench.components import ELEMENTWISE as ELEMENTWISE_COMPONENTS
 from vitbench.components import MATMUL as MATMUL_COMPONENTS
 
-OTHER = "other"
-# What a Breakdown holds and `total` sums: the schema's components (vitbench.components.MATMUL, with a
-# `macs_<c>` column each) and `other`. When `other` joins components.MATMUL, this becomes MATMUL itself.
-BREAKDOWN_COMPONENTS = MATMUL_COMPONENTS + (OTHER,)
+BREAKDOWN_COMPONENTS = MATMUL_COMPONENTS  # what a Breakdown holds and `total` sums, `other` included
 
 
 @dataclass(frozen=True)
@@ -67,7 +64,7 @@ class Breakdown:
         """MACs, FLOPs (2 × MACs) and element-ops per image as result columns (vitbench.schema
         FLOPS_COLUMNS): macs, flops, macs_<component>, ops_<elementwise>, attn_core_share."""
         return {"macs": self.total, "flops": 2 * self.total,
-                **{f"macs_{c}": getattr(self, c) for c in MATMUL_COMPONENTS},  # `other` is in `macs`
+                **{f"macs_{c}": getattr(self, c) for c in MATMUL_COMPONENTS},
                 **{f"ops_{c}": getattr(self, c) for c in ELEMENTWISE_COMPONENTS},
                 "attn_core_share": round(self.share("attn_core"), 6)}
 
