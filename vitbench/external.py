@@ -164,7 +164,7 @@ def count(model: str | ExternalModel, counter: str = "analytic", device: str = "
           img_size=None) -> Breakdown:
     """One counter's MACs per image: 'analytic' (closed form), 'fvcore' or 'torch' (module built on `device`,
     a batch of `batch`, vitbench's SDPA handles, attribution by the component map)."""
-    from vitbench.cost.counters import COUNTERS, check_count_args, count_module
+    from vitbench.cost.counters import COUNTERS, check_count_args, count_module, too_large_is_bad_input
 
     ext = _described(model, img_size)
     if counter == "analytic":
@@ -172,8 +172,9 @@ def count(model: str | ExternalModel, counter: str = "analytic", device: str = "
     if counter not in COUNTERS:
         raise VitbenchError(f"unknown counter {counter!r}; valid: {', '.join(COUNTERS)}, all")
     check_count_args(device, batch)
-    model = ext.meta_module() if device == "meta" else ext.build(device)
-    return count_module(model, ext.example_input(batch, device), counter)
+    with too_large_is_bad_input(device):
+        model = ext.meta_module() if device == "meta" else ext.build(device)
+        return count_module(model, ext.example_input(batch, device), counter)
 
 
 def peers(model: str | ExternalModel, device: str = "cpu", batch: int = 1, img_size=None):

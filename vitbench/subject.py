@@ -82,6 +82,20 @@ class Subject:
             return analytic.macs(self.cfg)
         return self.count("analytic" if self.covered else "torch")
 
+    def peers(self, device: str = "cpu", batch: int = 1):
+        """What plain fvcore and FlopCounterMode report for this model (vitbench.cost.peers), run as their users
+        run them: a real forward on `device`, no vitbench handles. Returns [PeerCount, PeerCount]."""
+        if self.external is not None:
+            from vitbench import external
+
+            return external.peers(self.external, device, batch)[1]
+        from vitbench.cost.counters import check_count_args
+        from vitbench.cost.peers import peer_counts
+        from vitbench.model import build_model, example_input
+
+        check_count_args(device, batch)
+        return peer_counts(build_model(self.cfg, device), example_input(self.cfg, batch, device))
+
     def crossovers(self) -> tuple[Crossover, Crossover]:
         if self.external is None:
             return analytic.crossovers(self.cfg)

@@ -56,6 +56,9 @@ def flops(
     counter: Annotated[Counter, typer.Option(help="Who counts: the closed form, fvcore, torch's FlopCounterMode, "
                                                   "or all three side by side.")] = Counter.analytic,
     device: Annotated[CountDevice, typer.Option(help="Where counters trace (meta: no memory).")] = CountDevice.meta,
+    compare_peers: Annotated[bool, typer.Option("--compare-peers", help="Also show what plain fvcore and torch's "
+                                                "FlopCounterMode report (a forward on cpu, no vitbench handles) "
+                                                "and what they miss.")] = False,
     csv: CsvOpt = None, json: JsonOpt = None,
     patch: PatchOpt = None, dim: DimOpt = None, depth: DepthOpt = None, heads: HeadsOpt = None,
     mlp_ratio: MlpRatioOpt = None, classes: ClassesOpt = None, pool: PoolOpt = None, registers: RegistersOpt = None,
@@ -78,6 +81,8 @@ def flops(
                    [flops_table(s, records[0], batch, value(device) if names != ("analytic",) else "closed form")])
         rows += [{**s.config_row(), "counter": r.counter, "count_device": value(device) if r.counter != "analytic"
                   else "", "batch": batch, "params": s.params_total, **r.to_row()} for r in records]
+        if compare_peers:
+            tables += _peers(s, records[0], batch)
     emit("flops", rows, chosen, tables, columns=FLOPS_COLUMNS,
          settings={"model": model, "res": res, "batch": batch, "counter": value(counter), "device": value(device),
                    "overrides": given})
@@ -115,6 +120,14 @@ def split(
         from vitbench.render import console
 
         console(stderr=any(p == "-" for _, p in chosen)).print(f"wrote {split_curves([s.cfg for s in found], plot)}")
+
+
+def _peers(subject, exact, batch: int) -> list:
+    """The peers table and one line per tool saying what it missed and why."""
+    from vitbench.render.cost import peers_table
+
+    found = subject.peers("cpu", batch)
+    return [peers_table(subject, exact, found), *(f"[dim]{p.explain(exact)}[/]" for p in found)]
 
 
 def _crossover_fields(subject) -> dict:

@@ -383,14 +383,35 @@ def _prepare(cfg: ViTConfig, device: str, batch: int):
     return build_model(cfg, device), example_input(cfg, batch, device)
 
 
+@contextlib.contextmanager
+def too_large_is_bad_input(device: str):
+    """A model or input too large to trace (a tensor's size overflows int64 bytes on meta; memory runs out on
+    cpu/cuda) is bad input with one line pointing at the closed form, not a traceback."""
+    import torch
+
+    try:
+        yield
+    except torch.OutOfMemoryError:
+        raise VitbenchError(f"out of memory counting on {device}; count on the meta device (--device meta) or "
+                            f"with the closed form (--counter analytic)") from None
+    except RuntimeError as e:
+        text = str(e)
+        if "overflow" not in text and "can't allocate memory" not in text:
+            raise
+        raise VitbenchError(f"too large to trace on {device} ({text.splitlines()[0][:120]}); the closed form "
+                            f"counts any size: --counter analytic") from None
+
+
 def count_fvcore(cfg: ViTConfig, device: str = "meta", batch: int = 1) -> Breakdown:
     """MACs per image from fvcore's FlopCountAnalysis (jit trace) with the SDPA handle added."""
-    return count_module(*_prepare(cfg, device, batch), "fvcore")
+    with too_large_is_bad_input(device):
+        return count_module(*_prepare(cfg, device, batch), "fvcore")
 
 
 def count_torch(cfg: ViTConfig, device: str = "meta", batch: int = 1) -> Breakdown:
     """MACs per image from torch.utils.flop_counter.FlopCounterMode (FLOPs / 2), CPU SDPA formula added."""
-    return count_module(*_prepare(cfg, device, batch), "torch")
+    with too_large_is_bad_input(device):
+        return count_module(*_prepare(cfg, device, batch), "torch")
 
 
 @dataclass(frozen=True)

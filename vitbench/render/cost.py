@@ -107,6 +107,22 @@ def counters_table(model, records: list[Breakdown], batch: int, device: str) -> 
     return table
 
 
+def peers_table(model, exact: Breakdown, peers: list) -> Table:
+    """vitbench's exact MACs per image beside what plain fvcore and FlopCounterMode report (vitbench.cost.peers),
+    each with its relative difference."""
+    table = new_table(f"What other counters report — {describe(model)}",
+                      "MACs per image. Plain tools: a forward on cpu under no_grad, no vitbench handles; "
+                      "FlopCounterMode's FLOPs halved, fvcore's 'flops' are MACs.")
+    shown = [p for p in peers if p.macs is not None]
+    add_columns(table, ["component", "vitbench", *(p.tool for p in shown)], text={"component"})
+    for c in _shown([exact, *(p.macs for p in shown)]):
+        table.add_row(LABELS[c], fmt_int(getattr(exact, c)), *(fmt_int(getattr(p.macs, c)) for p in shown))
+    table.add_section()
+    table.add_row("[bold]total[/]", fmt_int(exact.total), *(fmt_int(p.macs.total) for p in shown))
+    table.add_row("vs vitbench", "", *(f"{(p.macs.total - exact.total) / exact.total:+.2%}" for p in shown))
+    return table
+
+
 def agreement_line(records: list[Breakdown]) -> str:
     """'fvcore and torch agree with the closed form to the MAC on every component' or what differs."""
     ref = records[0]
