@@ -53,3 +53,10 @@ def test_runs_without_torch(tmp_path, args):
     args = [str(a).replace("{tmp}", str(tmp_path)) for a in args]
     run = vitbench_without_torch(*args, cwd=tmp_path)
     assert run.returncode == 0, run.stderr + run.stdout
+
+
+def test_a_cost_only_suite_on_device_auto_needs_no_torch(tmp_path):
+    suite = tmp_path / "s.yaml"
+    suite.write_text("name: s\nmeasure: [params, flops]\ngrid: {model: vit_b16, res: [224, 384]}\n")
+    run = vitbench_without_torch("sweep", suite, "-o", tmp_path / "r.csv", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr

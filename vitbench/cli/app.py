@@ -17,7 +17,7 @@ except ImportError:  # pragma: no cover
     import click
 
 from vitbench import __version__
-from vitbench.errors import Stopped, VitbenchError, one_line
+from vitbench.errors import Stopped, Terminated, VitbenchError, one_line
 
 
 def fail(message: str) -> None:
@@ -89,9 +89,10 @@ class OneLineErrorGroup(TyperGroup):
             fail(f"cannot import {what}: {one_line(str(e))}; "
                  f"check the installation "
                  f"(make test / pip install -e .)")
-        except KeyboardInterrupt:  # outside a run (a run turns Ctrl-C into Stopped): nothing to keep
-            typer.echo("interrupted", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as e:  # outside a run (a run turns these into Stopped): nothing to keep
+            terminated = isinstance(e, Terminated)
+            typer.echo("terminated (SIGTERM)" if terminated else "interrupted", err=True)
+            sys.exit(143 if terminated else 130)
         except BrokenPipeError:  # `vitbench ... | head`: the reader left; nothing to report
             sys.stderr.close()
             sys.exit(0)
