@@ -47,7 +47,7 @@ run: $(STAMP)
 	$(VENV)/bin/vitbench sweep suites/patch_sizes.yaml
 
 test: $(STAMP)
-	$(VENV)/bin/pytest -q -m "not perf"
+	$(VENV)/bin/pytest -q -m "not perf" -n 2
 
 test-external: $(EXT_STAMP)
 	$(EXT_PY) -m pytest -q -m external

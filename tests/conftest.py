@@ -1,6 +1,12 @@
+import os
+
 import pytest
 
-from vitbench.zoo import resolve
+# One torch thread per test process: `make test` runs two processes (pytest-xdist) on a 2-core machine, and
+# measuring children inherit the setting; more threads than cores makes tiny-model timings stall on thread hand-offs.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from vitbench.zoo import resolve  # noqa: E402
 
 
 @pytest.fixture

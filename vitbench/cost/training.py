@@ -35,7 +35,7 @@ from vitbench.zoo import ViTConfig
 
 MATERIALISED_ATTN = ("math", "manual")  # keep softmax(QKᵀ) for the backward; every other backend is fused
 ATTN_BACKENDS = ("sdpa", "flash", "efficient", "cudnn", "math", "manual")
-BACKWARD_FACTOR = {"patch_embed": 1, "attn_proj": 2, "attn_core": 2, "mlp": 2, "head": 2}
+BACKWARD_FACTOR = {"patch_embed": 1, "attn_proj": 2, "attn_core": 2, "mlp": 2, "head": 2, "other": 2}
 
 
 @dataclass(frozen=True)
