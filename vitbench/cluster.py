@@ -319,7 +319,8 @@ def result_files(folder: Path) -> list[Path]:
         parts = p.stem.removeprefix("r").replace("_job", " ").replace("of", " ").split()
         return tuple(int(x) for x in parts) if all(x.isdigit() for x in parts) else (1 << 30,)
 
-    return sorted((p for p in folder.glob("r*_job*.csv") if not p.name.endswith(samples.SUFFIX)), key=order)
+    return sorted((p for p in folder.glob("r*_job*.csv") if p.is_file() and not p.name.endswith(samples.SUFFIX)),
+                  key=order)
 
 
 def _being_written(path: Path) -> bool:

@@ -353,8 +353,8 @@ class Pool:
                 if w.ready and w.point is None and queue:
                     position, p = queue.popleft()
                     self._next_id += 1
-                    self._started(listener, p, position)
                     w.send(self._next_id, p, position)
+                    self._started(listener, p, position)
             if queue and not self._workers:
                 from vitbench.measure.memory import CudaContextLost
 
