@@ -150,3 +150,17 @@ def test_a_cost_only_sweep_starts_no_worker(tmp_path):
     pool = workers.Pool(["cpu", "cpu"])
     assert runs.execute(plan, tmp_path / "r.csv", pool=pool).result.written == 4
     assert pool.records == []
+
+
+def test_a_device_whose_context_is_lost_is_retired_and_the_run_stops_when_none_is_left(tmp_path):
+    from vitbench.measure.memory import CudaContextLost
+
+    plan = runs.plan_suite(suite(tmp_path), workers=["cpu"])
+    out = tmp_path / "r.csv"
+    pool = workers.Pool(["cpu"], argv=FLAKY + ["--fatal-on-res", "32"])
+    with pytest.raises(CudaContextLost, match="no device left to run on: cpu: CUDA error: an illegal memory"):
+        runs.execute(plan, out, pool=pool)
+    rows = load_text(out)
+    assert len(rows) == 3 and "48" not in set(rows["res_h"])  # the row that found the error is kept
+    meta = storage.read_metadata(out)
+    assert meta["status"] == "failed" and meta["runs"][-1]["workers"][0]["ended"].startswith("retired: CUDA error")

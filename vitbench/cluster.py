@@ -154,10 +154,12 @@ class JobTask:
     skip_invalid: bool = False
     max_points: Optional[int] = None
     threads: Optional[int] = None
+    submitted_at: float = 0.0  # time.time() at submission: queue + start-up seconds to the job's first line
 
 
 def _job_info(task: JobTask, started: str) -> dict:
     info = {"label": task.label, "host": platform.node(), "submitted": task.submitted, "started": started,
+            "queue_s": round(time.time() - task.submitted_at, 3) if task.submitted_at else None,
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"), "threads": task.threads}
     try:
         import submitit
@@ -519,7 +521,7 @@ def submit(plan, output: Path, opts: ClusterOptions, *, device: Optional[str], w
     tasks = [JobTask(state.suite, state.sha256, part, str(folder / f"r{rnd}_job{k}of{len(parts)}.csv"),
                      f"round {rnd}, job {k} of {len(parts)}", stamp, device,
                      tuple(worker_names) if worker_names else None, auto_device(opts), isolate, skip_invalid,
-                     max_points, threads) for k, part in enumerate(parts, 1)]
+                     max_points, threads, time.time()) for k, part in enumerate(parts, 1)]
     executor = make_executor(opts, folder, f"vitbench-{plan.name}")
     jobs = _submit_all(executor, tasks, gpus)
     for k, (task, job) in enumerate(zip(tasks, jobs), 1):
@@ -593,7 +595,8 @@ def _job_record(entry: JobEntry, tracker: Tracker, folder: Path) -> dict:
               "device_name": meta.get("environment", {}).get("gpu") or meta.get("environment", {}).get("cpu"),
               "threads": job.get("threads"), "rows": run.get("rows_written"),
               "statuses": run.get("statuses"), "load_average": run.get("load_average")}
-    record["queue_s"] = _seconds(entry.submitted, job.get("started"))
+    record["queue_s"] = job.get("queue_s") if job.get("queue_s") is not None else \
+        _seconds(entry.submitted, job.get("started"))
     record["wall_s"] = (value or {}).get("wall_s") or _seconds(job.get("started"), run.get("end"))
     if run.get("workers"):
         record["workers"] = run["workers"]

@@ -24,15 +24,15 @@ DevicesOpt = Annotated[Optional[str], typer.Option(
     "of a plain run (cuda or cpu); worker_device says which worker ran each.")]
 ExecutorOpt = Annotated[Optional[Executor], typer.Option(
     show_default=False, rich_help_panel=SCALE, help="Run the sweep as --jobs submitit jobs and merge their "
-    "rows into -o: slurm (a job array) or local (subprocesses here). Needs pip install 'vitbench[cluster]'.")]
+    "rows into -o: slurm (a job array) or local (subprocesses here). Needs pip install 'vitbench\\[cluster]'.")]
 JobsOpt = Annotated[int, typer.Option(min=1, rich_help_panel=SCALE, help="--executor: jobs to split the "
                                       "points into (job k of N runs --shard k/N).")]
 PartitionOpt = Annotated[Optional[str], typer.Option(show_default=False, rich_help_panel=SCALE,
                                                      help="Slurm partition (sbatch --partition).")]
 GpusOpt = Annotated[Optional[int], typer.Option(show_default=False, min=0, rich_help_panel=SCALE, help="GPUs "
-                    "per Slurm job (sbatch --gpus-per-node; > 1: one worker per GPU). [default: 1]")]
+                    "per Slurm job (sbatch --gpus-per-node; > 1: one worker per GPU). \\[default: 1]")]
 TimeOpt = Annotated[Optional[int], typer.Option(min=1, show_default=False, rich_help_panel=SCALE, help="Time "
-                    "limit per job in minutes (sbatch --time; the local executor's timeout). [default: 60 on Slurm, "
+                    "limit per job in minutes (sbatch --time; the local executor's timeout). \\[default: 60 on Slurm, "
                     "a week locally]")]
 SetupOpt = Annotated[Optional[list[str]], typer.Option(show_default=False, rich_help_panel=SCALE, help="A shell "
                      "line to run before each Slurm job (e.g. 'module load cuda'); repeat for several.")]
