@@ -228,10 +228,15 @@ class _Worker:
         self.point: Optional[Point] = None
         self.position, self.request_id, self.sent_at = 0, 0, 0.0
 
-    def send(self, request_id: int, point: Point, position: int) -> None:
+    def send(self, request_id: int, point: Point, position: int) -> bool:
+        """Hand the worker a point; False when it is already gone (its death is read from its stdout next)."""
+        try:
+            self.proc.stdin.write((json.dumps({"id": request_id, "point": encode_point(point)}) + "\n").encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return False
         self.point, self.position, self.request_id, self.sent_at = point, position, request_id, time.monotonic()
-        self.proc.stdin.write((json.dumps({"id": request_id, "point": encode_point(point)}) + "\n").encode())
-        self.proc.stdin.flush()
+        return True
 
     def lines(self, data: bytes) -> list[dict]:
         self.buf += data
@@ -351,10 +356,11 @@ class Pool:
         while queue or any(w.point is not None for w in self._workers):
             for w in self._workers:
                 if w.ready and w.point is None and queue:
-                    position, p = queue.popleft()
+                    position, p = queue[0]
                     self._next_id += 1
-                    w.send(self._next_id, p, position)
-                    self._started(listener, p, position)
+                    if w.send(self._next_id, p, position):
+                        queue.popleft()
+                        self._started(listener, p, position)
             if queue and not self._workers:
                 from vitbench.measure.memory import CudaContextLost
 
@@ -364,7 +370,7 @@ class Pool:
                 w = key.data
                 data = os.read(w.proc.stdout.fileno(), 1 << 16)
                 if not data:
-                    self._died(w, result, write, listener)
+                    self._died(w, bool(queue), result, write, listener)
                     continue
                 for message in w.lines(data):
                     self._reply(w, message, result, write, listener)
@@ -379,6 +385,8 @@ class Pool:
             return
         if "refused" in message:
             raise VitbenchError(message["refused"])
+        if message.get("id") != w.request_id or w.point is None:
+            raise RuntimeError(f"worker {w.record.pid} answered request {message.get('id')}, not {w.request_id}")
         point, position = w.point, w.position
         row = {**message["row"], "worker_device": w.device}
         if row_key(row) != point_row_key(point):
@@ -394,7 +402,8 @@ class Pool:
             _reap(w.proc)
         self._finish(done, point, position, result, write, listener)
 
-    def _died(self, w: _Worker, result, write, listener) -> None:
+    def _died(self, w: _Worker, more: bool, result, write, listener) -> None:
+        """Write the dead worker's point as an error row; start a replacement while points are queued."""
         returncode = _reap(w.proc)
         from vitbench.measure.isolate import exit_reason
 
@@ -409,7 +418,8 @@ class Pool:
             self._start_deaths[w.device] += 1
             if self._start_deaths[w.device] >= MAX_START_DEATHS:
                 raise VitbenchError(f"the worker for {w.device} died {MAX_START_DEATHS} times while starting: {why}")
-        self._start(w.device)
+        if more and w.device not in self.retired:
+            self._start(w.device)
 
     @staticmethod
     def _started(listener, point: Point, position: int) -> None:
