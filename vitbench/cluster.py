@@ -510,6 +510,7 @@ def submit(plan, output: Path, opts: ClusterOptions, *, device: Optional[str], w
     submission = Submission(folder, state, [], [], tracker, len(plan.selected), len(plan.selected) - len(missing))
     if not missing:
         return submission
+    state.suite, state.sha256 = str(Path(plan.suite.path).resolve()), plan.suite.sha256  # rows match by key
     parts, rnd, stamp = split(missing, opts.jobs), state.rounds + 1, _now()
     threads, gpus = None, None
     if opts.executor == "local":
