@@ -135,8 +135,12 @@ def main() -> None:
     for name in args.suites.split(","):
         for mode in MODES:
             rows = [r for r in results if r["suite"] == name and r["mode"] == mode]
-            med = lambda k: statistics.median(r[k] for r in rows) if all(r[k] is not None for r in rows) else None  # noqa: E731
-            fmt = lambda v: "-" if v is None else f"{v:,.1f}"  # noqa: E731
+            def med(key):
+                return statistics.median(r[key] for r in rows) if all(r[key] is not None for r in rows) else None
+
+            def fmt(value):
+                return "-" if value is None else f"{value:,.1f}"
+
             print(f"| {name} | {mode} | {fmt(med('wall_s'))} | {fmt(med('span_s'))} | {fmt(med('point_s'))} | "
                   f"{fmt(med('start_s'))} |")
     if args.json:

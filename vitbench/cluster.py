@@ -31,6 +31,7 @@ import json
 import os
 import pickle
 import platform
+import shutil
 import signal
 import time
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ from vitbench.errors import VitbenchError, one_line
 EXECUTORS = ("local", "slurm")
 INSTALL = "pip install 'vitbench[cluster]'"
 POLL_S = 1.0
+NO_SLURM = ("--executor slurm: no Slurm on this machine (srun not found); run from a login node, or use "
+            "--executor local")
 ALIVE_SLURM_STATES = {"PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "RESIZING", "SUSPENDED",
                       "REQUEUE_HOLD", "REQUEUE_FED"}
 
@@ -272,8 +275,7 @@ def make_executor(opts: ClusterOptions, folder: Path, name: str):
     try:
         executor = submitit.SlurmExecutor(folder=folder / "logs", max_num_timeout=0)
     except RuntimeError:
-        raise VitbenchError("--executor slurm: no Slurm on this machine (srun not found); run from a login node, "
-                            "or use --executor local") from None
+        raise VitbenchError(NO_SLURM) from None
     executor.update_parameters(job_name=name, partition=opts.partition, time=opts.timeout_min, nodes=1,
                                ntasks_per_node=1, array_parallelism=opts.jobs,
                                **({"gpus_per_node": opts.gpus} if opts.gpus else {}),
@@ -491,6 +493,8 @@ def submit(plan, output: Path, opts: ClusterOptions, *, device: Optional[str], w
 
     opts.check()
     require_submitit()
+    if opts.executor == "slurm" and shutil.which("srun") is None:
+        raise VitbenchError(NO_SLURM)
     folder = jobs_dir(output)
     state = State.load(folder)
     if state is None and output.exists():

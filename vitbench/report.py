@@ -329,7 +329,8 @@ def render(df: pd.DataFrame, meta: dict | None, plots: PlotResult, source: Path,
     for heading, table in fastest_tables(df):
         parts += [f"### {heading}", table]
     for title, table in (("Cost per image (closed form)", cost_table(df)), ("Measurements", measured_table(df)),
-                         ("Points that did not run", failed_table(df)), ("Where the time went", time_section(df, meta))):
+                         ("Points that did not run", failed_table(df)),
+                         ("Where the time went", time_section(df, meta))):
         if table:
             parts += [f"## {title}", table]
     if plots.made or plots.skipped:

@@ -42,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -65,9 +65,9 @@ POLL_S = 1.0
 def parse_devices(text: str) -> list[str]:
     """'cuda:0,cuda:1' | 'cpu,cpu' | 'all' (every visible GPU) -> the workers' devices. One kind per run (the
     kind is the rows' `device`); a GPU appears once (two workers timing one GPU would disturb each other)."""
-    names = [devs.parse(part) for part in str(text).split(",") if part.strip()]
-    if names == ["all"] or str(text).strip().lower() == "all":
+    if str(text).strip().lower() == "all":
         return visible_gpus()
+    names = [devs.parse(part) for part in str(text).split(",") if part.strip()]
     if not names:
         raise VitbenchError("--devices needs a comma-separated list (cuda:0,cuda:1 / cpu,cpu) or 'all'")
     if "auto" in names:
