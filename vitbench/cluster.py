@@ -104,10 +104,11 @@ def auto_device(opts: ClusterOptions) -> Optional[str]:
     return None
 
 
-def resolver(auto: Optional[str]) -> Callable[[str], str]:
-    """devices.resolve, or (planning for other machines) `auto` -> `auto` given, other names parsed only."""
+def resolver(auto: Optional[str]) -> Optional[Callable[[str], str]]:
+    """None (plan as a plain sweep here: the jobs run on this machine), or, planning for other machines,
+    `auto` -> the given device and other names parsed only (the nodes check them)."""
     if auto is None:
-        return devices.resolve
+        return None
     return lambda name: auto if devices.parse(name) == "auto" else devices.parse(name)
 
 

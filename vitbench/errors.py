@@ -20,6 +20,15 @@ def one_line(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (Slurm time limit, `timeout`, `docker stop`): stop like Ctrl-C, exit 143."""
+
+
+def raise_terminated(_signum=None, _frame=None) -> None:
+    """A SIGTERM handler: turn the signal into `Terminated` (every run then stops as on Ctrl-C)."""
+    raise Terminated()
+
+
 class Stopped(Exception):
     """A run stopped by SIGINT or SIGTERM: `message` says what was kept and how to resume; the CLI prints it and
     exits with `exit_code` (130 or 143)."""

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional, Protocol, Sequence
 
 from vitbench.errors import VitbenchError
-from vitbench.cost import analytic
 from vitbench.schema import RUNTIME_KEY_COLUMNS, make_row
 from vitbench.results_io import row_key
+from vitbench.subject import for_config
 from vitbench.suite import CONFIG_AXES, Point
 from vitbench.zoo import parse_res, preset
 
@@ -72,7 +72,8 @@ def point_row_key(point: Point) -> tuple[str, ...]:
 def cost_row(point: Point) -> dict:
     """A closed-form row: config, runtime keys and every exact cost column (params, MACs per image by
     component, attention-core share); time and memory columns stay empty."""
-    return make_row(**point.cfg.to_row(), **_runtime_fields(point), **analytic.cost_row(point.cfg), status="ok")
+    subject = for_config(point.cfg)
+    return make_row(**subject.config_row(), **_runtime_fields(point), **subject.cost_row(), status="ok")
 
 
 def invalid_row(point: Point) -> dict:
@@ -83,8 +84,9 @@ def invalid_row(point: Point) -> dict:
 def error_row(point: Point, error: str) -> dict:
     """The row of a measured point that produced none of its own (a bug below, a worker that died): config,
     runtime key, closed-form cost, status 'error' and why."""
-    return make_row(**point.cfg.to_row(), **_runtime_fields(point), **analytic.cost_row(point.cfg),
-                    status="error", error=error)
+    subject = for_config(point.cfg)
+    return make_row(**subject.config_row(), **_runtime_fields(point), **subject.cost_row(), status="error",
+                    error=error)
 
 
 def measure(point: Point) -> "Measured":

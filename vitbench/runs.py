@@ -19,7 +19,8 @@ from vitbench import devices
 from vitbench.errors import Stopped, VitbenchError
 from vitbench.measure.spec import BenchSpec
 from vitbench.runner import Listener, RunResult, parse_shard, pending, run, select_shard
-from vitbench.session import Session, Terminated
+from vitbench.errors import Terminated
+from vitbench.session import Session
 from vitbench.suite import LoadedSuite, Point
 
 
@@ -50,8 +51,8 @@ class Plan:
 # ---------------------------------------------------------------------------------------------- planning
 
 def dry_run_device(name: str) -> str:
-    """'auto' as a dry run shows it, without importing torch: cuda where an NVIDIA driver is loaded, else cpu.
-    Other devices are shown as given (plan a GPU sweep on a login node)."""
+    """'auto' without importing torch (a dry run, a cost-only suite): cuda where an NVIDIA driver is loaded,
+    else cpu. Other devices are taken as given (plan a GPU sweep on a login node)."""
     if name != "auto":
         return devices.parse(name)
     gpus = Path("/proc/driver/nvidia/gpus")
@@ -79,8 +80,10 @@ def plan_suite(path: str | Path, *, device: Optional[str] = None, isolate: bool 
     if runs_model(ls) and not dry_run:
         check_point_count(ls, DEFAULT_MAX_POINTS if max_points is None else max_points)
     shard_kn = parse_shard(shard)
-    resolve = dry_run_device if dry_run else resolve_device or devices.resolve
-    points = expand(ls, resolve, device=override, isolate=isolate)
+    # 'auto' needs torch only where the model runs; a dry run or a cost-only suite resolves it without torch
+    resolver = dry_run_device if dry_run else resolve_device or (devices.resolve if runs_model(ls) else
+                                                                  dry_run_device)
+    points = expand(ls, resolver, device=override, isolate=isolate)
     if not skip_invalid:
         check_invalid(ls, points)
     args = tuple(a for a, on in ((f"--shard {shard}", shard), (f"--device {device}", device),

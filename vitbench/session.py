@@ -32,15 +32,11 @@ from typing import Iterable, Mapping, Optional, Sequence
 
 from vitbench import samples, storage
 from vitbench.environment import host_load, now_iso
-from vitbench.errors import VitbenchError
+from vitbench.errors import Terminated, VitbenchError
 from vitbench.results_io import format_cell, row_key
 from vitbench.schema import ALL_COLUMNS
 
 SYNC_EVERY_S = 1.0  # cost-only rows: at most this long between fsyncs
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM arrived (Slurm time limit, `timeout`, `docker stop`): stop like Ctrl-C, exit 143."""
 
 
 def _line(cells: Iterable[str]) -> bytes:
@@ -91,33 +87,43 @@ class _Lock:
 
 
 class _Appender:
-    """Whole-line appends to one file; a failed write truncates it back to its last whole line."""
+    """Whole-line appends to one file; a failed write truncates it back to its last whole line. Created in two
+    steps: the constructor checks (and, when resuming, repairs) the file; `open` creates or opens it."""
 
     def __init__(self, path: Path, header: bytes, resume: bool):
-        self.path, self.header, self.repaired_bytes = path, header, 0
-        exists = path.exists() and path.stat().st_size > 0
-        if exists and not resume:
+        self.path, self.header, self.repaired_bytes, self.fd = path, header, 0, None
+        self.exists = path.exists() and path.stat().st_size > 0
+        if self.exists and not resume:
             raise VitbenchError(f"{path} already exists; pass --resume to continue it, or choose another -o")
-        if exists:
-            flags = 0  # continue it
-        elif path.exists():
-            flags = os.O_TRUNC  # an empty file: start it
-        else:
-            flags = os.O_EXCL  # a new file: nobody else may create it meanwhile
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if exists:
+            if path.is_dir():
+                raise IsADirectoryError(21, "it is a folder")
+            if self.exists:
                 self._repair()
-            self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | flags, 0o644)
-        except FileExistsError:
-            raise VitbenchError(f"{path} appeared while this run started (another writer?); choose another -o"
-                                ) from None
         except IsADirectoryError:
             raise VitbenchError(f"cannot write {path}: it is a folder; choose a file path with -o") from None
         except OSError as e:
             raise VitbenchError(f"cannot write {path}: {_why(e)}") from None
-        if not exists:
-            self.write(header, sync=True)
+
+    def open(self) -> "_Appender":
+        """Continue the file, or create it (O_EXCL: nobody may create it meanwhile) with its header."""
+        if self.exists:
+            flags = 0
+        elif self.path.exists():
+            flags = os.O_TRUNC  # an empty file: start it
+        else:
+            flags = os.O_EXCL
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | flags, 0o644)
+        except FileExistsError:
+            raise VitbenchError(f"{self.path} appeared while this run started (another writer?); choose another "
+                                f"-o") from None
+        except OSError as e:
+            raise VitbenchError(f"cannot write {self.path}: {_why(e)}") from None
+        if not self.exists:
+            self.write(self.header, sync=True)
+        return self
 
     def _repair(self) -> None:
         """Check the header, then cut an incomplete last line (a writer killed mid-line)."""
@@ -213,12 +219,13 @@ class Session:
         if self.path.suffix != ".csv":
             raise VitbenchError(f"{self.path}: results are written as CSV; use a path ending in .csv")
         self._lock.acquire()
+        self._install_signal_handlers()  # from here a signal waits for the write in progress, then stops the run
         try:
             self._rows = _Appender(self.path, _line(self.columns), self.resume)
-            if not self.resume and self.samples_path.exists():
+            if not self._rows.exists and self.samples_path.exists():
                 self.samples_path.unlink()  # samples of a results file that no longer exists
             self.repaired_bytes = self._rows.repaired_bytes
-            if self.resume:
+            if self.resume and self._rows.exists:
                 self.done_keys = read_keys(self.path)
                 self.previous = storage.read_metadata(self.path) or {}
                 from vitbench.samples import digest
@@ -229,14 +236,23 @@ class Session:
                          "rows_before": len(self.done_keys),
                          "load_average": {"start": start_load["load_avg_1m"], "end": None},
                          "host": {"start": start_load, "end": None}}
-            self._write_sidecar()
-        except BaseException:
-            self._close_files()
+            self._in_write = True  # the sidecar first, then the file: a result file never lacks its sidecar
+            try:
+                self._write_sidecar()
+                self._rows.open()
+            finally:
+                self._in_write = False
+            self._raise_pending_signal()
+        except BaseException as e:
+            self._close(type(e))
             raise
-        self._install_signal_handlers()
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        self._close(exc_type)
+
+    def _close(self, exc_type) -> None:
+        """Finish the run in the sidecar (status from how the block ended) unless done, then release."""
         self._restore_signal_handlers()
         if self._run.get("status") == "running":
             status = ("terminated" if exc_type is not None and issubclass(exc_type, Terminated) else
@@ -252,7 +268,7 @@ class Session:
     def finish(self, status: str = "complete", **fields) -> None:
         """Close the run in the sidecar (status, end time, counts, and any `fields`) and sync the files."""
         for appender in (self._rows, self._samples):
-            if appender is not None:
+            if appender is not None and appender.fd is not None:
                 appender.sync()
         self._run.update(end=now_iso(), status=status, rows_written=self.rows_written, statuses=self.statuses,
                          **fields)
@@ -298,7 +314,7 @@ class Session:
     def _append_samples(self, row: Mapping, by_metric: Mapping[str, Sequence[float]], durable: bool) -> None:
         if self._samples is None:
             self._samples = _Appender(self.samples_path, samples.HEADER.encode(),
-                                      resume=self.samples_path.exists())
+                                      resume=self.samples_path.exists()).open()
         key = samples.digest(row_key(row))
         data = b"".join(samples.lines(key, metric, values) for metric, values in by_metric.items())
         self._samples.write(data, sync=durable)

@@ -13,6 +13,11 @@ from vitbench.cli import plot_cmd  # noqa: F401  (registers plot, report)
 
 
 def main() -> None:
+    import signal
+
+    from vitbench.errors import raise_terminated
+
+    signal.signal(signal.SIGTERM, raise_terminated)  # SIGTERM stops like Ctrl-C: exit 143, nothing lost
     app()
 
 

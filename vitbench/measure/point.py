@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from vitbench import devices, schema
-from vitbench.cost.analytic import cost_row, macs
 from vitbench.errors import VitbenchError
 from vitbench.measure import isolate
 from vitbench.measure.spec import DEFAULT_MEASURES, RUNTIME_MEASURES, BenchSpec, validate
+from vitbench.subject import for_config
 from vitbench.zoo import ViTConfig
 
 
@@ -59,11 +59,12 @@ def context_fields(cfg: ViTConfig, spec: BenchSpec, device: str, measures: Seque
     """Config, runtime key, context and (when asked) closed-form cost columns of a row."""
     import torch
 
-    fields = {**cfg.to_row(), "batch": spec.batch, "device": device, "dtype": spec.dtype, "attn": spec.attn,
-              "compile": spec.compile, "mode": spec.mode, "device_name": devices.device_name(device),
-              "threads": torch.get_num_threads(), "host": platform.node()}
+    subject = for_config(cfg)
+    fields = {**subject.config_row(), "batch": spec.batch, "device": device, "dtype": spec.dtype,
+              "attn": spec.attn, "compile": spec.compile, "mode": spec.mode,
+              "device_name": devices.device_name(device), "threads": torch.get_num_threads(), "host": platform.node()}
     if set(measures) & {"params", "flops"}:
-        fields.update(cost_row(cfg))
+        fields.update(subject.cost_row())
     return fields
 
 
@@ -144,13 +145,11 @@ def _measure(cfg: ViTConfig, spec: BenchSpec, want: Wants, cols: dict, samples: 
     Wall seconds of the phases: setup_s (build, input, probe), compile_s, warmup_s, timing_s."""
     import torch
 
-    from vitbench.measure import backends, external, kernels, memory, timer
+    from vitbench.measure import backends, kernels, memory, timer
     from vitbench.model import example_input
 
     device, timing = spec.device, spec.timing()
     backends.check_supported(spec.dtype, device)
-    if want.split and external.is_external(cfg.name):
-        raise backends.Unsupported("--split hooks need vitbench's own model (blocks[i].attn.core)")
     torch.manual_seed(0)
     setup_start = time.perf_counter()
     mem = memory.Tracker(device) if want.memory else None
@@ -177,7 +176,7 @@ def _measure(cfg: ViTConfig, spec: BenchSpec, want: Wants, cols: dict, samples: 
                 cols["timing_s"] = round(time.perf_counter() - timing_start, 4)
                 record = timer.LatencyRecord(taken, cols["warmup_iters"], cols["warmup_s"])
                 peak = _peak_tflops(device, spec.dtype)
-                cols.update(record.columns(spec.batch, macs(cfg).total, peak), peak_tflops=peak)
+                cols.update(record.columns(spec.batch, for_config(cfg).macs().total, peak), peak_tflops=peak)
                 samples["latency_ms"] = record.samples_ms
             elif mem:
                 call()
