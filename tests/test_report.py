@@ -128,3 +128,26 @@ def test_a_failed_report_write_leaves_the_previous_report_whole(tmp_path):
     assert child.stdout.strip() == f"cannot write {out}: File too large", child.stderr
     assert out.read_text() == before  # was cut at 1,000,000 bytes of x
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temp file left
+
+
+def test_where_the_time_went_adds_up_and_lists_the_workers():
+    """Phase seconds sum to the points' time (other = point_s − the named phases); workers from the sidecar."""
+    import pandas as pd
+
+    from vitbench.report import time_section
+
+    df = pd.DataFrame({"point_s": [2.0, 4.0, None], "setup_s": [0.5, 1.0, None], "compile_s": [None, 1.5, None],
+                       "warmup_s": [0.25, 0.25, None], "timing_s": [1.0, 1.0, None]})
+    meta = {"runs": [{"start": "2026-01-01T00:00:00+00:00", "end": "2026-01-01T00:00:05+00:00",
+                      "workers": [{"device": "cpu", "pid": 7, "host": "h", "points": 2, "startup_s": 3.0,
+                                   "busy_s": 6.0, "wall_s": 9.5, "ended": "finished"}]}]}
+    text = time_section(df, meta)
+    assert "took 5 s of wall time; its 2 measured point(s) took 6 s of point time" in text
+    assert "1 row(s) are cost-only" in text
+    for line in ("| setup: build, input, probe | 1.5 | 25.0% |", "| compile | 1.5 | 25.0% |",
+                 "| warm-up | 0.5 | 8.3% |", "| timing | 2 | 33.3% |",
+                 "| other: kernel profile, split, memory release, child start-up | 0.5 | 8.3% |",
+                 "| all points (point_s) | 6 | 100% |", "| cpu pid 7 | h | 2 | 3 | 6 | 9.5 | finished |"):
+        assert line in text, line
+    assert "each worker cost about 3 s before its first point" in text
+    assert time_section(df.assign(point_s=None), {}) is None

@@ -139,3 +139,37 @@ def test_a_failed_merge_write_leaves_no_file_behind(tmp_path):
     child = run_with_write_limit(code, a.stat().st_size // 2, tmp_path)
     assert child.stdout.strip() == f"cannot write {out}: File too large", child.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "a.meta.json"]  # was: m.csv.tmp left, cut
+
+
+def test_merge_carries_the_raw_samples_of_the_kept_copy(tmp_path):
+    """Each kept row's samples come from the file the row was kept from, byte for byte; the dropped copy's
+    samples and orphan lines are left behind; a stale samples file of the output is replaced."""
+    from vitbench import samples
+
+    a, b, out = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "m.csv"
+    with Session(a, kind="test") as s:
+        s.append(row(8, status="error", error="crash"))
+        s.append(row(32, 3.0), {"latency_ms": [3.0, 2.9, 0.1 + 0.2]})
+    with Session(b, kind="test") as s:
+        s.append(row(8, 1.5), {"latency_ms": [1.5, 1.25]})
+        s.append(row(16, 2.0))
+    with samples.path_for(b).open("a") as f:
+        f.write("ffffffffffffffff,latency_ms,0,9.0\n")  # an orphan (no row has this key)
+    samples.path_for(out).write_text(samples.HEADER + "0123456789abcdef,latency_ms,0,1.0\n")
+    report = merge_files([a, b], out, force=True)
+    assert (report.rows_out, report.samples) == (3, 2)
+    merged = samples.by_key(samples.path_for(out))
+    keys = {int(r["patch"]): samples.digest(row_key(r)) for r in load_text(out).to_dict("records")}
+    assert list(merged[keys[8]]) == [1.5, 1.25] and list(merged[keys[32]]) == [3.0, 2.9, 0.30000000000000004]
+    assert keys[16] not in merged and "0123456789abcdef" not in merged and "ffffffffffffffff" not in merged
+    assert samples.path_for(out).read_text().count("\n") == 1 + 5
+
+
+def test_merge_without_samples_removes_a_stale_samples_file(tmp_path):
+    from vitbench import samples
+
+    a, out = tmp_path / "a.csv", tmp_path / "m.csv"
+    write_rows(a, [row(8, 1.0)])
+    samples.path_for(out).write_text(samples.HEADER + "0123456789abcdef,latency_ms,0,1.0\n")
+    assert merge_files([a], out).samples == 0
+    assert not samples.path_for(out).exists()

@@ -270,6 +270,49 @@ def failed_table(df: pd.DataFrame) -> str | None:
                     right={1, 2, 3, 4})
 
 
+def _s(value) -> str | None:
+    """Seconds: 3 significant digits below 100 (0.0123, 4.56), whole seconds above (1,234)."""
+    return None if value is None or pd.isna(value) else num(float(value)) if value else "0"
+
+
+def time_section(df: pd.DataFrame, meta: dict | None) -> str | None:
+    """Where the sweep's time went (vitbench.walltime): its wall time, the measured points' seconds by phase,
+    the workers or jobs, and what that means for --jobs. None when the rows have no `point_s` and the sidecar
+    lists no worker or job."""
+    from statistics import median
+
+    from vitbench import walltime
+
+    totals, runners, wall = walltime.phases(df), walltime.runners(meta), walltime.wall_s(meta)
+    if totals is None and not runners:
+        return None
+    parts = []
+    head = f"The sweep took {_s(wall)} s of wall time" if wall is not None else "The sweep's wall time is unknown"
+    if totals is not None:
+        head += (f"; its {totals.points} measured point(s) took {_s(totals.total)} s of point time (`point_s`, "
+                 f"summed where each ran); {totals.cost_only} row(s) are cost-only or older (no `point_s`).")
+        body = [[label, _s(sec), f"{100 * sec / totals.total:.1f}%" if totals.total else "-"]
+                for label, sec in totals.seconds]
+        body.append(["all points (point_s)", _s(totals.total), "100%"])
+        parts += [head, md_table(["phase", "seconds", "share of point time"], body)]
+    else:
+        parts.append(head + ".")
+    if runners:
+        kind = runners[0].kind
+        start = "queue + start-up s" if kind == "job" else "start-up s"
+        body = [[r.name, r.where, r.points, _s(r.start_s), _s(r.busy_s), _s(r.wall_s), r.ended] for r in runners]
+        parts.append(md_table([kind, "host / device", "points" if kind == "worker" else "rows", start, "busy s",
+                               "wall s", "ended"], body, right={2, 3, 4, 5}))
+        starts = [r.start_s for r in runners if r.start_s is not None]
+        if starts and totals is not None:
+            per = median(starts)
+            parts.append(f"Sizing `--{'jobs' if kind == 'job' else 'devices'}`: each {kind} cost about {_s(per)} s "
+                         f"before its first point (median). With n of them the measured work needs at least "
+                         f"{_s(totals.total)} / n s plus that; more {kind}s pay off while {_s(totals.total)} / n "
+                         f"stays well above {_s(per)} s.")
+    return "\n\n".join(parts)
+
+
 def render(df: pd.DataFrame, meta: dict | None, plots: PlotResult, source: Path, out_dir: Path) -> str:
     """The markdown text; figure links are relative to `out_dir` (the report's folder)."""
     from vitbench.environment import now_iso
@@ -286,7 +329,8 @@ def render(df: pd.DataFrame, meta: dict | None, plots: PlotResult, source: Path,
     for heading, table in fastest_tables(df):
         parts += [f"### {heading}", table]
     for title, table in (("Cost per image (closed form)", cost_table(df)), ("Measurements", measured_table(df)),
-                         ("Points that did not run", failed_table(df))):
+                         ("Points that did not run", failed_table(df)),
+                         ("Where the time went", time_section(df, meta))):
         if table:
             parts += [f"## {title}", table]
     if plots.made or plots.skipped:

@@ -125,6 +125,40 @@ class MergeReport:
     rows_out: int
     exact_duplicates: int
     remeasured: int
+    samples: int = 0  # kept rows whose raw samples were carried into the merged samples file
+
+
+def merge_samples(kept: Sequence[tuple[str | Path, Sequence[str]]], out: str | Path) -> int:
+    """Write the raw samples of the kept rows beside `out` (vitbench.samples), each row's from the file that
+    row was kept from — the samples of that measurement, never another copy's. `kept`: (results file, row key)
+    pairs. Lines are copied byte for byte; a row without samples has none. Atomic; an earlier samples file of
+    `out` is replaced (or removed when no row has samples). Returns the rows whose samples were carried."""
+    from vitbench import samples
+    from vitbench.storage import write_atomic
+
+    wanted: dict[Path, set[str]] = {}
+    for path, key in kept:
+        wanted.setdefault(Path(path), set()).add(samples.digest(key))
+    body, carried = [], set()
+    for path, digests in wanted.items():
+        source = samples.path_for(path)
+        if not source.exists():
+            continue
+        with source.open("rb") as f:
+            header = f.readline()
+            if header.decode(errors="replace") != samples.HEADER:
+                raise VitbenchError(f"{source} is not a vitbench samples file (header {header[:60]!r})")
+            for line in f:
+                digest = line.split(b",", 1)[0].decode(errors="replace")
+                if digest in digests and line.endswith(b"\n"):
+                    body.append(line)
+                    carried.add((path, digest))
+    target = samples.path_for(out)
+    if body:
+        write_atomic(target, samples.HEADER.encode() + b"".join(body))
+    else:
+        target.unlink(missing_ok=True)
+    return len(carried)
 
 
 def _conflict(rows: pd.DataFrame, canon: pd.DataFrame) -> Optional[str]:
@@ -157,8 +191,9 @@ def merge_files(paths: Sequence[str | Path], out: str | Path, force: bool = Fals
     """Join result CSVs (e.g. shards) into `out`: drop identical rows; for rows with the same config key that
     agree on schema.EXACT_COLUMNS keep one (status ok first, then the most complete, then the first given) and
     fill the exact cells it lacks from the others (they agree wherever both have a value); refuse
-    (VitbenchError) when such rows disagree on an exact column. Writes a temporary file in `out`'s folder and
-    renames it (removed on failure); `out` must not exist unless `force`."""
+    (VitbenchError) when such rows disagree on an exact column. The kept rows' raw samples go to `out`'s samples
+    file first (`merge_samples`). Writes a temporary file in `out`'s folder and renames it (removed on failure);
+    `out` must not exist unless `force`."""
     out = Path(out)
     if len(paths) < 1:
         raise VitbenchError("merge needs at least one input CSV")
@@ -198,6 +233,7 @@ def merge_files(paths: Sequence[str | Path], out: str | Path, force: bool = Fals
                     rows.at[best, column] = rows.at[donor, column]
         keep.append(best)
     merged = rows.loc[sorted(keep), columns]
+    carried = merge_samples([(rows.at[i, "_file"], row_key(canon.loc[i])) for i in sorted(keep)], out)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -211,4 +247,5 @@ def merge_files(paths: Sequence[str | Path], out: str | Path, force: bool = Fals
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
-    return MergeReport(len(paths), sum(len(f) for f in frames), len(merged), int(exact_dup.sum()), remeasured)
+    return MergeReport(len(paths), sum(len(f) for f in frames), len(merged), int(exact_dup.sum()), remeasured,
+                       carried)

@@ -9,6 +9,7 @@ each. Points that measure latency or memory call `vitbench.measure.point.run_poi
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional, Protocol, Sequence
 
@@ -80,6 +81,14 @@ def invalid_row(point: Point) -> dict:
                     error=point.invalid)
 
 
+def error_row(point: Point, error: str) -> dict:
+    """The row of a measured point that produced none of its own (a bug below, a worker that died): config,
+    runtime key, closed-form cost, status 'error' and why."""
+    subject = for_config(point.cfg)
+    return make_row(**subject.config_row(), **_runtime_fields(point), **subject.cost_row(), status="error",
+                    error=error)
+
+
 def measure(point: Point) -> "Measured":
     """Run the point with vitbench.measure.point.run_point (which turns OOM / unsupported / crashes into rows)."""
     from vitbench.measure.point import run_point
@@ -100,21 +109,20 @@ class Result:
 
 def execute(point: Point) -> Result:
     """The row of one point. A bug below that raises is recorded as an error row; bad input (VitbenchError)
-    and Ctrl-C propagate."""
+    and Ctrl-C propagate. A measured row gets `point_s`: the wall seconds of the whole point here."""
     if point.plan == "invalid":
         return Result(invalid_row(point))
     if point.plan in ("cost", "cpu-cost"):
         return Result(cost_row(point))
-    fatal = None
+    fatal, start = None, time.perf_counter()
     try:
         measured = measure(point)
-        row, samples, fatal = measured.row, measured.samples, measured.fatal
+        row, samples, fatal = dict(measured.row), measured.samples, measured.fatal
     except VitbenchError:
         raise
     except Exception as e:  # noqa: BLE001 - never let one point end the sweep
-        subject = for_config(point.cfg)
-        row, samples = make_row(**subject.config_row(), **_runtime_fields(point), **subject.cost_row(),
-                                status="error", error=f"{type(e).__name__}: {e}"), {}
+        row, samples = error_row(point, f"{type(e).__name__}: {e}"), {}
+    row["point_s"] = round(time.perf_counter() - start, 4)
     if row_key(row) != point_row_key(point):
         raise RuntimeError(f"the point returned a row for another config: {row_key(row)} != {point_row_key(point)}")
     return Result(row, samples, measured=True, fatal=fatal)

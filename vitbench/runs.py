@@ -61,29 +61,39 @@ def dry_run_device(name: str) -> str:
 
 def plan_suite(path: str | Path, *, device: Optional[str] = None, isolate: bool = False,
                shard: Optional[str] = None, skip_invalid: bool = False, dry_run: bool = False,
-               max_points: Optional[int] = None) -> Plan:
+               max_points: Optional[int] = None, workers: Optional[Sequence[str]] = None,
+               resolve_device: Optional[Callable[[str], str]] = None) -> Plan:
     """Load, validate and expand a suite (see vitbench.suite); shard K/N keeps the points with index % N = K-1.
-    A suite that runs the model with more than `max_points` points is refused before it is expanded."""
+    A suite that runs the model with more than `max_points` points is refused before it is expanded.
+    `workers` (sweep --devices): the points run on those devices' workers, so their device is the workers'
+    kind (cuda or cpu), as `--device` would set it. `resolve_device` replaces devices.resolve (planning for
+    another machine: vitbench.cluster)."""
     from vitbench.measure.spec import DEFAULT_MAX_POINTS
     from vitbench.suite import check_invalid, check_point_count, expand, load_suite, runs_model
 
-    if device is not None:
-        devices.parse(device)
+    if workers and device is not None:
+        raise VitbenchError("--device and --devices both given; --devices sets the device (its kind) itself")
+    override = devices.kind(workers[0]) if workers else device
+    if override is not None:
+        devices.parse(override)
     ls = load_suite(path)
     if runs_model(ls) and not dry_run:
         check_point_count(ls, DEFAULT_MAX_POINTS if max_points is None else max_points)
     shard_kn = parse_shard(shard)
     # 'auto' needs torch only where the model runs; a dry run or a cost-only suite resolves it without torch
-    resolver = devices.resolve if runs_model(ls) and not dry_run else dry_run_device
-    points = expand(ls, resolver, device=device, isolate=isolate)
+    resolver = dry_run_device if dry_run else resolve_device or (devices.resolve if runs_model(ls) else
+                                                                  dry_run_device)
+    points = expand(ls, resolver, device=override, isolate=isolate)
     if not skip_invalid:
         check_invalid(ls, points)
     args = tuple(a for a, on in ((f"--shard {shard}", shard), (f"--device {device}", device),
+                                 (f"--devices {','.join(workers or ())}", workers),
                                  ("--isolate", isolate), ("--skip-invalid", skip_invalid)) if on)
     selected = select_shard(points, shard_kn)
     settings = {"suite": {"name": ls.suite.name, "description": ls.suite.description, "path": str(ls.path),
                           "sha256": ls.sha256, "text": ls.text},
                 "shard": shard, "points_in_suite": len(points), "points_selected": len(selected),
+                **({"devices": list(workers)} if workers else {}),
                 "cpu_overrides": _cpu_overrides(ls, selected)}
     return Plan("sweep", ls.suite.name, tuple(points), tuple(selected), ls, shard_kn, settings, args)
 
@@ -175,12 +185,14 @@ class Outcome:
 
 def execute(plan: Plan, path: Optional[Path], *, resume: bool = False, listener_for: Optional[Callable] = None,
             on_start: Optional[Callable[[str, tuple], None]] = None, sink: Optional[Callable] = None,
-            argv: Optional[Sequence[str]] = None, execute_point=None) -> Outcome:
+            argv: Optional[Sequence[str]] = None, execute_point=None, pool=None) -> Outcome:
     """Run the plan's selected points not already in `path` through a Session (no file when `path` is None).
 
     `listener_for(todo, total, skipped)` makes the progress listener (a context manager); `on_start(header,
     notes)` is told what will run once the file is open, before the first point; `sink(rows so far)` is called
-    after each row is written (bench --json rewrites its file there). Ctrl-C / SIGTERM -> errors.Stopped."""
+    after each row is written (bench --json rewrites its file there). `pool` (a vitbench.workers.Pool) runs the
+    measured points on its workers, in parallel; the sidecar's run lists them. Ctrl-C / SIGTERM ->
+    errors.Stopped."""
     from vitbench.environment import environment
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -209,23 +221,32 @@ def execute(plan: Plan, path: Optional[Path], *, resume: bool = False, listener_
                 sink(rows)
 
         listener = listener_for(todo, len(plan.selected), len(plan.selected) - len(todo)) if listener_for else None
+        extra = (lambda: {"workers": [r.as_dict() for r in pool.records]}) if pool else dict
         try:
             with listener if listener is not None else contextlib.nullcontext():
-                result = run(plan.selected, write, done_keys, listener,
-                             **({"execute_point": execute_point} if execute_point else {}))
+                if pool is not None:
+                    result = pool.run(plan.selected, write, done_keys, listener)
+                else:
+                    result = run(plan.selected, write, done_keys, listener,
+                                 **({"execute_point": execute_point} if execute_point else {}))
         except KeyboardInterrupt as e:
-            raise _stopped(plan, path, session, e, len(rows)) from None
+            raise _stopped(plan, path, session, e, len(rows), extra()) from None
+        except BaseException:
+            if session is not None and pool is not None:  # the sidecar lists the workers of a failed run too
+                with contextlib.suppress(VitbenchError):
+                    session.finish("failed", **extra())
+            raise
         if session is not None:
-            session.finish("complete", skipped=result.skipped)
+            session.finish("complete", skipped=result.skipped, **extra())
     return Outcome(path, result, tuple(rows), _notes(plan, session) if session else ())
 
 
-def _stopped(plan: Plan, path: Optional[Path], session: Optional[Session], e: BaseException, written: int
-             ) -> Stopped:
+def _stopped(plan: Plan, path: Optional[Path], session: Optional[Session], e: BaseException, written: int,
+             extra: Optional[dict] = None) -> Stopped:
     code, how = (143, "terminated (SIGTERM)") if isinstance(e, Terminated) else (130, "interrupted")
     if session is None:
         return Stopped(f"{how} after {written} of {len(plan.selected)} points", code)
-    session.finish("terminated" if code == 143 else "interrupted")
+    session.finish("terminated" if code == 143 else "interrupted", **(extra or {}))
     done = len(session.done_keys) + session.rows_written
     kept = (f"{how}: {path} keeps every finished row ({session.rows_written} from this run, {done} of "
             f"{len(plan.selected)} points)")

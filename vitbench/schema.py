@@ -94,6 +94,13 @@ COLUMNS: tuple[Column, ...] = (
     _c("warmup_iters", "measured", "", "warm-up", "warm-up iterations run before timing", "int"),
     _c("warmup_s", "measured", "s", "warm-up s", "seconds spent warming up (after compiling)", "s"),
     _c("compile_s", "measured", "s", "compile s", "seconds the compiling call took (compiled rows only)", "s"),
+    _c("setup_s", "measured", "s", "setup s", "seconds building the model and its input and running the probe "
+       "forward", "s"),
+    _c("timing_s", "measured", "s", "timing s", "wall seconds of the timed iterations (their samples plus the "
+       "timing loop's own cost)", "s"),
+    _c("point_s", "measured", "s", "point s", "wall seconds of the whole point where it ran: setup, compile, "
+       "warm-up, timing, the profiled iteration, split, memory release, and the child's start-up when isolated",
+       "s"),
     _c("compile_graphs", "context", "", "graphs", "graphs Dynamo compiled for the point (>= 1; compiled rows)",
        "int"),
     _c("compile_cache", "context", "", "compile cache", "inductor FX-graph cache: hit, miss, mixed, bypass, off"),
@@ -127,6 +134,9 @@ COLUMNS: tuple[Column, ...] = (
        "attention op that ran in a profiled iteration (aten op name, or math when QKᵀ/softmax/AV ran apart)"),
     _c("device_name", "context", "", "device name", "GPU or CPU model"),
     _c("threads", "context", "", "threads", "torch intra-op threads", "int"),
+    _c("host", "context", "", "host", "machine (hostname) the point ran on"),
+    _c("worker_device", "context", "", "worker", "sweep --devices: the device of the worker that ran the point, "
+       "in the numbering of the process that started the workers (cuda:1, cpu); empty without workers"),
     _c("max_batch", "context", "", "max batch", "--find-max-batch: largest batch that fits", "int"),
     # -- status
     _c("status", "status", "", "status", " | ".join(STATUSES)),

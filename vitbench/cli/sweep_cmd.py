@@ -1,8 +1,10 @@
 """`vitbench sweep SUITE.yaml` (a YAML grid into one CSV through vitbench.runs, with progress, resume and
-shards) and `vitbench merge` (join shard CSVs). Torch is imported only by points that measure."""
+shards; in parallel on several devices with --devices, or as submitit jobs with --executor) and `vitbench merge`
+(join shard CSVs and their raw samples). Torch is imported only by points that measure."""
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -14,6 +16,28 @@ from vitbench.render import console
 
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", show_default=False, help="Result CSV. "
                       "[default: <results-dir>/<suite>/<timestamp>_<device>.csv]")]
+Executor = enum.Enum("Executor", {"local": "local", "slurm": "slurm"}, type=str)
+SCALE = "Scale out (docs/sweep.md)"
+DevicesOpt = Annotated[Optional[str], typer.Option(
+    show_default=False, rich_help_panel=SCALE, help="Measure in parallel, one worker process per device: "
+    "cuda:0,cuda:1 | all (every visible GPU) | cpu,cpu (CPU workers sharing the cores). Rows keep the device "
+    "of a plain run (cuda or cpu); worker_device says which worker ran each.")]
+ExecutorOpt = Annotated[Optional[Executor], typer.Option(
+    show_default=False, rich_help_panel=SCALE, help="Run the sweep as --jobs submitit jobs and merge their "
+    "rows into -o: slurm (a job array) or local (subprocesses here). Needs pip install 'vitbench\\[cluster]'.")]
+JobsOpt = Annotated[int, typer.Option(min=1, rich_help_panel=SCALE, help="--executor: jobs to split the "
+                                      "points into (job k of N runs --shard k/N).")]
+PartitionOpt = Annotated[Optional[str], typer.Option(show_default=False, rich_help_panel=SCALE,
+                                                     help="Slurm partition (sbatch --partition).")]
+GpusOpt = Annotated[Optional[int], typer.Option(show_default=False, min=0, rich_help_panel=SCALE, help="GPUs "
+                    "per Slurm job (sbatch --gpus-per-node; > 1: one worker per GPU). \\[default: 1]")]
+TimeOpt = Annotated[Optional[int], typer.Option(min=1, show_default=False, rich_help_panel=SCALE, help="Time "
+                    "limit per job in minutes (sbatch --time; the local executor's timeout). \\[default: 60 on Slurm, "
+                    "a week locally]")]
+SetupOpt = Annotated[Optional[list[str]], typer.Option(show_default=False, rich_help_panel=SCALE, help="A shell "
+                     "line to run before each Slurm job (e.g. 'module load cuda'); repeat for several.")]
+NoWaitOpt = Annotated[bool, typer.Option("--no-wait", rich_help_panel=SCALE, help="--executor: submit, print "
+                                         "the merge command and return.")]
 
 
 @app.command()
@@ -35,13 +59,29 @@ def sweep(
     results_dir: Annotated[Path, typer.Option(help="Root folder of default output paths.")] = Path("results"),
     max_points: Annotated[int, typer.Option(min=1, help="Refuse a sweep that runs the model at more points than "
                                             "this (counted before expanding).")] = DEFAULT_MAX_POINTS,
+    devices: DevicesOpt = None,
+    executor: ExecutorOpt = None,
+    jobs: JobsOpt = 1,
+    slurm_partition: PartitionOpt = None,
+    slurm_gpus_per_job: GpusOpt = None,
+    slurm_time: TimeOpt = None,
+    slurm_setup: SetupOpt = None,
+    no_wait: NoWaitOpt = False,
 ) -> None:
     """Run a YAML suite: every point becomes one CSV row, appended as it finishes (Ctrl-C keeps them)."""
-    from vitbench import runs
+    from vitbench import runs, workers
     from vitbench.render.sweep import SweepProgress, cpu_note, points_table
 
+    names = workers.parse_devices(devices) if devices else None
+    if executor is not None:
+        from vitbench.cluster import ClusterOptions
+
+        opts = ClusterOptions(executor.value, jobs, slurm_partition, slurm_gpus_per_job, slurm_time,
+                              tuple(slurm_setup or ()), not no_wait)
+        return _sweep_jobs(suite, output, opts, names, shard, dry_run, device, isolate, skip_invalid, results_dir,
+                           max_points)
     plan = runs.plan_suite(suite, device=device, isolate=isolate, shard=shard, skip_invalid=skip_invalid,
-                           dry_run=dry_run, max_points=max_points)
+                           dry_run=dry_run, max_points=max_points, workers=names)
     path = runs.output_path(plan, output, resume, results_dir)
     out, note = console(), cpu_note(plan.selected, plan.suite.suite.cpu.set_values(), plan.suite.suite.cpu.max_gmacs)
     if dry_run:
@@ -50,13 +90,67 @@ def sweep(
         out.print(f"[yellow]note:[/] {path} does not exist yet; starting it (nothing to resume)")
 
     def on_start(header: str, notes: tuple) -> None:
-        out.print(f"[bold]{header}[/]")
+        out.print(f"[bold]{header}[/]" + (f" on {len(names)} workers ({', '.join(names)})" if names else ""))
         for line in ([note] if note else []) + [f"[yellow]note:[/] {n}" for n in notes]:
             out.print(line)
 
+    if names:
+        workers.check_devices(names)
     outcome = runs.execute(plan, path, resume=resume and path.exists(), on_start=on_start,
-                           listener_for=lambda todo, n, skip: SweepProgress(out, todo, n, skip))
+                           listener_for=lambda todo, n, skip: SweepProgress(out, todo, n, skip),
+                           pool=workers.Pool(names) if names else None)
     _summary(plan, outcome, out)
+
+
+def _sweep_jobs(suite, output, opts, names, shard, dry_run, device, isolate, skip_invalid, results_dir,
+                max_points) -> None:
+    """sweep --executor: submit (or re-attach to) the jobs, wait with a progress bar, merge into -o."""
+    from vitbench import cluster, runs
+    from vitbench.errors import Stopped, VitbenchError
+    from vitbench.render.cluster import JobsProgress, merged_lines, submitted_lines
+
+    if shard or dry_run:
+        raise VitbenchError(f"{'--shard' if shard else '--dry-run'} and --executor do not combine: the executor "
+                            f"shards the suite into --jobs itself (run --dry-run without --executor)")
+    opts.check()
+    plan = runs.plan_suite(suite, device=device, isolate=isolate, skip_invalid=skip_invalid,
+                           max_points=max_points, workers=cluster.job_workers(opts, names),
+                           resolve_device=cluster.resolver(cluster.auto_device(opts)))
+    path = output or cluster.default_output(plan, results_dir)
+    if path.suffix != ".csv":
+        raise VitbenchError(f"-o {path}: results are written as CSV; use a path ending in .csv")
+    sub = cluster.submit(plan, path, opts, device=device, workers=names, isolate=isolate,
+                         skip_invalid=skip_invalid, max_points=max_points)
+    out = console()
+    for line in submitted_lines(sub, path, opts):
+        out.print(line)
+    if not opts.wait and (sub.new or sub.waiting_for):
+        return
+    if sub.new or sub.waiting_for:
+        try:
+            with JobsProgress(out, sub.total) as progress:
+                cluster.wait(sub, progress.tick)
+        except KeyboardInterrupt as e:
+            from vitbench.session import Terminated
+
+            raise Stopped(f"{'terminated' if isinstance(e, Terminated) else 'interrupted'}: cancelled the running "
+                          f"jobs; their finished rows stay in {sub.folder}. Re-run the same command to submit "
+                          f"the missing points and merge.", 143 if isinstance(e, Terminated) else 130) from None
+    merged = cluster.merge(sub, plan, path)
+    for line in merged_lines(merged, sub):
+        out.print(line)
+    if merged.rows:
+        _summary(plan, runs.Outcome(path, _counts(path)), out, cluster=True)
+    if merged.missing:
+        raise typer.Exit(1)
+
+
+def _counts(path: Path):
+    from vitbench.results_io import load_text
+    from vitbench.runner import RunResult
+
+    statuses = load_text(path)["status"].value_counts().to_dict()
+    return RunResult(written=sum(statuses.values()), statuses=statuses)
 
 
 def _dry_run(plan, path: Path, resume: bool, note, out, points_table) -> None:
@@ -71,7 +165,7 @@ def _dry_run(plan, path: Path, resume: bool, note, out, points_table) -> None:
         out.print(note)
 
 
-def _summary(plan, outcome, out) -> None:
+def _summary(plan, outcome, out, cluster: bool = False) -> None:
     from vitbench.render.sweep import summary_tables
     from vitbench.results_io import load_results, row_key
     from vitbench.runner import point_row_key
@@ -86,8 +180,9 @@ def _summary(plan, outcome, out) -> None:
         out.print(table)
     result = outcome.result
     counts = ", ".join(f"{k} {v}" for k, v in sorted(result.statuses.items())) or "none"
-    out.print(f"{result.written} row(s) written ({counts}), {result.skipped} already in the file; "
-              f"results: {outcome.path} (metadata: {sidecar_path(outcome.path)})")
+    done = f"{result.written} row(s) merged ({counts})" if cluster else \
+        f"{result.written} row(s) written ({counts}), {result.skipped} already in the file"
+    out.print(f"{done}; results: {outcome.path} (metadata: {sidecar_path(outcome.path)})")
 
 
 @app.command()
@@ -107,7 +202,10 @@ def merge(
     write_metadata(output, metadata("merge", output, settings={"inputs": [str(p) for p in inputs]},
                                     environment=environment(with_torch=False), start=start, end=now_iso(),
                                     status="complete", inputs={str(p): read_metadata(p) for p in inputs}))
+    from vitbench.samples import path_for
+
     console().print(
         f"merged {report.files} file(s): {report.rows_in} rows in, {report.exact_duplicates} identical "
         f"duplicate(s) dropped, {report.remeasured} re-measured duplicate(s) dropped (kept the ok / first one); "
-        f"wrote {report.rows_out} rows to {output} and {sidecar_path(output)}")
+        f"wrote {report.rows_out} rows to {output} and {sidecar_path(output)}"
+        + (f", raw samples of {report.samples} row(s) to {path_for(output)}" if report.samples else ""))

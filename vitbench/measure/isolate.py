@@ -36,22 +36,22 @@ def request(cfg: ViTConfig, spec: BenchSpec, measures: Sequence[str], threads: i
             "threads": threads}
 
 
-def exit_reason(returncode: int, stderr: str) -> str:
-    """One line: the signal or exit code of a dead child, and its last stderr line."""
+def exit_reason(returncode: int, stderr: str, who: str = "child process") -> str:
+    """One line: the signal or exit code of a dead child (`who`), and its last stderr line."""
     if returncode < 0:
         try:
             name = signal.Signals(-returncode).name
         except ValueError:
             name = f"signal {-returncode}"
         hint = " (the kernel OOM killer sends SIGKILL)" if name == "SIGKILL" else ""
-        text = f"child process killed by {name} ({-returncode}){hint}"
+        text = f"{who} killed by {name} ({-returncode}){hint}"
     else:
-        text = f"child process exited with code {returncode}"
+        text = f"{who} exited with code {returncode}"
     last = next((ln.strip() for ln in reversed(stderr.splitlines()) if ln.strip()), "")
     return one_line(f"{text}: {last}" if last else text)
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+def die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):
@@ -68,7 +68,7 @@ Launcher = Callable[[list[str], float], subprocess.CompletedProcess]
 def launch(argv: list[str], timeout_s: float) -> subprocess.CompletedProcess:
     """Run the child; it dies with this process."""
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s,
-                          preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+                          preexec_fn=die_with_parent if sys.platform.startswith("linux") else None)
 
 
 def run_in_child(req: dict, timeout_s: float = DEFAULT_TIMEOUT_S, launcher: Launcher = launch

@@ -14,6 +14,8 @@ peak over the timed iterations; CPU peak RSS comes from the isolated child), the
 from __future__ import annotations
 
 import dataclasses
+import platform
+import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -60,7 +62,7 @@ def context_fields(cfg: ViTConfig, spec: BenchSpec, device: str, measures: Seque
     subject = for_config(cfg)
     fields = {**subject.config_row(), "batch": spec.batch, "device": device, "dtype": spec.dtype,
               "attn": spec.attn, "compile": spec.compile, "mode": spec.mode,
-              "device_name": devices.device_name(device), "threads": torch.get_num_threads()}
+              "device_name": devices.device_name(device), "threads": torch.get_num_threads(), "host": platform.node()}
     if set(measures) & {"params", "flops"}:
         fields.update(subject.cost_row())
     return fields
@@ -119,7 +121,7 @@ def measure_in_process(cfg: ViTConfig, spec: BenchSpec, measures: Sequence[str])
 
 # Columns that describe what ran, kept in a failed row (they explain the failure: e.g. the kernel of a pin).
 KEPT_ON_FAILURE = ("attn_kernel", "compile_s", "compile_graphs", "compile_cache", "mem_weights_mib",
-                   "mem_base_mib", "warmup_iters", "warmup_s")
+                   "mem_base_mib", "warmup_iters", "warmup_s", "setup_s")
 
 
 def _build(cfg: ViTConfig, spec: BenchSpec):
@@ -139,7 +141,8 @@ def _build(cfg: ViTConfig, spec: BenchSpec):
 def _measure(cfg: ViTConfig, spec: BenchSpec, want: Wants, cols: dict, samples: dict) -> None:
     """Fill `cols` (measured columns) and `samples` for one point; raises on any failure (the caller makes it a
     status). Order: build, probe, compile (a warm-up of its own), warm-up, the profiled iteration that records
-    the attention kernel (checked against a pin), the timed iterations, memory, then the split (hooked, eager)."""
+    the attention kernel (checked against a pin), the timed iterations, memory, then the split (hooked, eager).
+    Wall seconds of the phases: setup_s (build, input, probe), compile_s, warmup_s, timing_s."""
     import torch
 
     from vitbench.measure import backends, kernels, memory, timer
@@ -148,6 +151,7 @@ def _measure(cfg: ViTConfig, spec: BenchSpec, want: Wants, cols: dict, samples: 
     device, timing = spec.device, spec.timing()
     backends.check_supported(spec.dtype, device)
     torch.manual_seed(0)
+    setup_start = time.perf_counter()
     mem = memory.Tracker(device) if want.memory else None
     model = _build(cfg, spec)
     cols.update(mem.after_build(model) if mem else {})
@@ -155,6 +159,8 @@ def _measure(cfg: ViTConfig, spec: BenchSpec, want: Wants, cols: dict, samples: 
     with backends.precision(spec.dtype), backends.forward_context(spec.dtype, spec.attn, device):
         eager = lambda: model(x)  # noqa: E731
         backends.probe(eager, spec.attn, spec.dtype)
+        timer.synchronize(device)
+        cols["setup_s"] = round(time.perf_counter() - setup_start, 4)
         with _compiled(model, x, spec) as compiled:
             call = compiled.call if compiled else eager
             cols.update(compiled.record.columns() if compiled else {})
@@ -165,8 +171,10 @@ def _measure(cfg: ViTConfig, spec: BenchSpec, want: Wants, cols: dict, samples: 
             if mem:
                 mem.before_timing()
             if want.latency:
-                record = timer.LatencyRecord(tuple(timer.samples(call, device, timing.iters, timing.min_time_s)),
-                                             cols["warmup_iters"], cols["warmup_s"])
+                timing_start = time.perf_counter()
+                taken = tuple(timer.samples(call, device, timing.iters, timing.min_time_s))
+                cols["timing_s"] = round(time.perf_counter() - timing_start, 4)
+                record = timer.LatencyRecord(taken, cols["warmup_iters"], cols["warmup_s"])
                 peak = _peak_tflops(device, spec.dtype)
                 cols.update(record.columns(spec.batch, for_config(cfg).macs().total, peak), peak_tflops=peak)
                 samples["latency_ms"] = record.samples_ms

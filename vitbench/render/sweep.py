@@ -113,7 +113,7 @@ class SweepProgress:
                  clock: Callable[[], float] = time.monotonic):
         self.console, self.todo, self.total, self.skipped, self.clock = console, list(todo), total, skipped, clock
         self.weights = [point_weight(p) for p in self.todo]
-        self.done_weight, self.start = 0.0, clock()
+        self.done_weight, self.start, self.finished = 0.0, clock(), 0
         self.live = console.is_terminal
         self.progress = Progress(
             SpinnerColumn(), TextColumn("point {task.fields[i]}/{task.fields[n]}"), BarColumn(),
@@ -147,9 +147,11 @@ class SweepProgress:
                                  eta=self.eta())
 
     def point_finished(self, point, row: dict, position: int) -> None:
+        """`position`: the point's place among the points to run (workers finish them in any order)."""
         self.done_weight += self.weights[position - 1]
+        self.finished += 1
         eta = self.eta()
-        line = (f"[dim]\\[{self._number(position)}][/] {escape(point_label(point))}  {row_outcome(row)}"
+        line = (f"[dim]\\[{self._number(self.finished)}][/] {escape(point_label(point))}  {row_outcome(row)}"
                 f"  [dim]{_fmt_duration(self.clock() - self.start)} elapsed{', ' + eta if eta else ''}[/]")
         self.console.print(line)
         if self.progress:
