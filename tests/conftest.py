@@ -9,6 +9,14 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 from vitbench.zoo import resolve  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _natural_width(monkeypatch):
+    """Tables and messages as a pipe gets them (pytest-xdist workers inherit the terminal's $COLUMNS); tests
+    that check a width set COLUMNS themselves."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)
+
+
 @pytest.fixture
 def tiny():
     """A ViT small enough for a CPU forward in milliseconds."""

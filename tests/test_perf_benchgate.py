@@ -13,7 +13,8 @@ PERF = Path(__file__).resolve().parent / "perf"
 
 
 def _pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PERF), os.environ.get("PYTHONPATH", "")])}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(PERF), os.environ.get("PYTHONPATH", "")])
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(cwd),
                            "--benchmark-storage", f"file://{cwd / 'store'}", "--benchmark-max-time", "0.01",
                            *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)

@@ -20,7 +20,7 @@ def test_by_hand_for_a_tiny_config():
     assert (t.forward.patch_embed, t.forward.attn_proj, t.forward.attn_core, t.forward.mlp, t.forward.head) == (
         patch, proj, core, mlp, head)
     assert t.by_component() == {"patch_embed": 2 * patch, "attn_proj": 3 * proj, "attn_core": 3 * core,
-                                "mlp": 3 * mlp, "head": 3 * head}
+                                "mlp": 3 * mlp, "head": 3 * head, "other": 0}
     assert t.recompute_attention == 2 * 17**2 * 192 and t.recompute_checkpoint == 0  # QKᵀ again, per block
     assert t.model == 3 * t.forward.total - patch
     assert t.hardware == t.model + 2 * 17**2 * 192
