@@ -246,7 +246,9 @@ def test_raw_samples_give_an_interval_and_the_table_fits_80_columns(tmp_path):
     assert re.search(r"\| vit_ti16 32 \| latency \| 2\.\d+ ms \| 2\.\d+ ms \| \+2\d\.\d% \[\+2\d\.\d, \+2\d\.\d\] "
                      r"95% CI \| \*\*regression\*\* \|", md)
     prose = [line for line in md.splitlines() if not line.startswith(("|", "###"))]
-    assert max(len(line) for line in prose) <= 80
+    # a path is kept whole (never broken), so only lines without one must fit: pytest's tmp_path differs by machine
+    assert max(len(line) for line in prose if str(tmp_path) not in line) <= 80
+    assert all(len(line) - len(str(tmp_path)) <= 80 for line in prose)
 
 
 def test_every_table_fits_80_columns_without_cutting_numbers(tmp_path):
