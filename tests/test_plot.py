@@ -14,7 +14,7 @@ from vitbench.errors import VitbenchError
 from vitbench.plot import FIGURES, fig_latency_vs_tokens, plot_results, split_curves
 from vitbench.plotdata import (cost_rows, load_results, measured_rows, memory_lower_bound_mb, prepare, row_config,
                                series, with_patch)
-from vitbench.schema import ALL_COLUMNS, COST_COLUMNS, make_row
+from vitbench.schema import ALL_COLUMNS, CONFIG_COST_COLUMNS, make_row
 from vitbench.cost.analytic import cost_row
 from vitbench.zoo import resolve
 
@@ -123,7 +123,7 @@ def test_fixture_cost_columns_are_the_closed_form(frames):
     for df in frames.values():
         for _, row in df.iterrows():
             expected = cost_row(row_config(row))
-            assert {c: row[c] for c in COST_COLUMNS} == pytest.approx(expected, rel=1e-6)
+            assert {c: row[c] for c in CONFIG_COST_COLUMNS} == pytest.approx(expected, rel=1e-6)
 
 
 def test_fixture_columns_are_in_the_schema():

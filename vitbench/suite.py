@@ -31,7 +31,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationEr
 
 from vitbench.cost.analytic import macs
 from vitbench.errors import ECHO_CHARS, VitbenchError, clip, echo
-from vitbench.measure.spec import ATTN_BACKENDS, DTYPES, MEASURES, MODES, RUNTIME_MEASURES, BenchSpec
+from vitbench.measure.spec import ATTN_BACKENDS, DTYPES, MEASURES, MODES, OPTIMIZERS, RUNTIME_MEASURES, BenchSpec
 from vitbench.schema import RUNTIME_KEY_COLUMNS
 from vitbench.zoo import POOLS, ViTConfig, parse_res, preset
 
@@ -68,6 +68,8 @@ CONFIG_AXES: dict[str, Any] = {
 RUNTIME_AXES: dict[str, Any] = {
     "batch": Positive, "dtype": Literal[DTYPES], "attn": Literal[ATTN_BACKENDS], "device": Device,
     "compile": bool, "mode": Literal[MODES],
+    "optimizer": Literal[OPTIMIZERS],
+    "grad_checkpoint": bool,
 }
 AXES = {**CONFIG_AXES, **RUNTIME_AXES}
 _RESOLVE_NAMES = {"classes": "num_classes"}  # grid key -> ViTConfig field

@@ -89,3 +89,8 @@ def training_macs(cfg: ViTConfig, attn: str = "sdpa", grad_checkpoint: bool = Fa
     return TrainingMacs(forward=fwd, backward=backward,
                         recompute_attention=scores if is_fused(attn) else 0,
                         recompute_checkpoint=blocks if grad_checkpoint else 0)
+
+
+def cost_row(cfg: ViTConfig) -> dict:
+    """The training cost column of a train row (vitbench.schema): `macs_train`, model MACs per image."""
+    return {"macs_train": training_macs(cfg).model}
