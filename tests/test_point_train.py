@@ -49,12 +49,12 @@ def test_a_compiled_training_step_is_one_graph_forward_and_backward():
 
 @pytest.mark.slow
 def test_checkpointing_lowers_the_measured_peak_of_a_deep_model():
-    """ViT-Ti/16 (12 blocks) at 128 px, batch 16: the memory model predicts 125 MiB less with checkpointing
-    (148 MiB of saved activations become 11 MiB of block inputs plus 12 MiB recomputed for one block). On CPU
-    the measured peak is the child's RSS, whose non-tensor part (torch's own memory for backward, glibc's
-    retained free heap pages) differs between the two runs by up to 45 MiB here, so the test asks for a third
-    of the predicted saving."""
-    cfg = resolve("vit_ti16", 128)
+    """ViT-Ti/16 (12 blocks) at 224 px, batch 16: the memory model predicts 380 MiB less with checkpointing
+    (449 MiB of saved activations become 32 MiB of block inputs plus 37 MiB recomputed for one block). On CPU
+    the measured peak is the child's RSS, whose non-tensor part moves between runs: torch's profiler (the
+    attention-kernel step) adds 60-80 MiB, glibc keeps freed heap pages, and with checkpointing the peak is set
+    by one or the other. Measured savings here: 190-333 MiB; the test asks for a third of the prediction."""
+    cfg = resolve("vit_ti16", 224)
     peaks, bounds = {}, {}
     for ckpt in (False, True):
         spec = BenchSpec(batch=16, device="cpu", mode="train", grad_checkpoint=ckpt, warmup=0, min_warmup_s=0.0,
@@ -63,7 +63,7 @@ def test_checkpointing_lowers_the_measured_peak_of_a_deep_model():
         assert row["status"] == "ok", row["error"]
         peaks[ckpt], bounds[ckpt] = row["mem_peak_mib"] - row["mem_base_mib"], row["mem_peak_pred_mib"]
         assert peaks[ckpt] >= bounds[ckpt]
-    assert bounds[False] - bounds[True] == pytest.approx(125.2, abs=0.1)
+    assert bounds[False] - bounds[True] == pytest.approx(379.5, abs=0.1)
     assert peaks[False] - peaks[True] > (bounds[False] - bounds[True]) / 3, peaks
 
 
