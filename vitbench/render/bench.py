@@ -136,8 +136,8 @@ def train_memory_table(rows: list[dict]) -> Table:
         "weights, grads, optimizer state, activations (saved for the backward, incl. autocast weight copies): "
         "tensor bytes of one step measured in phases. peak − base: "
         + ("max_memory_allocated across the timed steps" if cuda else "the child's peak RSS less what was "
-           "resident before the build (includes torch's own memory for backward and the C allocator's free "
-           "pages)") + ". bound: closed-form lower bound on it (vitbench.cost.memory; docs/training.md)."))
+           "resident before the build (includes torch's own memory for backward, the profiler of the kernel "
+           "step and the C allocator's free pages)") + ". bound: closed-form lower bound on it (vitbench.cost.memory; docs/training.md)."))
     add_columns(table, ["point", "weights", "grads", "optimizer", "activations", "peak − base", "bound"],
                 text={"point"})
     for r in rows:
