@@ -54,10 +54,11 @@ def bench(
 ) -> None:
     """Latency, throughput, memory and MFU of a ViT (inference, or a training step), one row per --res × --batch.
 
-    --mode train times whole training steps (forward + loss + backward + optimizer step; MFU from the training
-    MACs) and splits memory into weights, gradients, optimizer state and saved activations, beside the closed
-    form's lower bound. --model also takes timm:NAME or torchvision:NAME (optional packages) to time the
-    implementation you deploy.
+    --mode train times whole training steps (forward + loss + backward +
+    optimizer step; MFU from the training MACs) and splits memory into weights,
+    gradients, optimizer state and saved activations, beside the closed form.
+    --model also takes timm:NAME or torchvision:NAME (optional packages) to time
+    the implementation you deploy.
     A point that runs out of memory, has no kernel for the device/dtype/backend, or fails becomes a row with its
     status; the run goes on. Same timing defaults as a sweep point on the same device."""
     from vitbench.measure.spec import BenchSpec

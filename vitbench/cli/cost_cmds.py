@@ -73,8 +73,9 @@ def flops(
     """MACs and FLOPs per component from the closed form, fvcore or torch's FlopCounterMode.
 
     Convention: 1 MAC = 2 FLOPs; rows hold MACs per image. Default counter: the closed form (no torch).
-    --mode train: forward, backward (2 × forward; the patch embed 1 ×) and recomputation per component; the
-    model MACs (forward + backward) are the MFU numerator."""
+    --mode train: forward, backward (2 × forward; the patch embed 1 ×) and
+    recomputation per component; model MACs (forward + backward) are the MFU
+    numerator."""
     from vitbench.cost.counters import COUNTERS, count
     from vitbench.render.cost import COUNTER_FOOTNOTES, agreement_line, counters_table, flops_table
 
@@ -190,8 +191,11 @@ def memory(
     patch: PatchOpt = None, dim: DimOpt = None, depth: DepthOpt = None, heads: HeadsOpt = None,
     mlp_ratio: MlpRatioOpt = None, classes: ClassesOpt = None, pool: PoolOpt = None, registers: RegistersOpt = None,
 ) -> None:
-    """The memory model in MiB (closed form, no torch): weights, gradients, optimizer state, inputs, saved
-    activations and the peak's lower bound of a training step; or an inference forward's lower bound."""
+    """The memory model of a training step or a forward, in MiB (closed form, no torch).
+
+    Train: weights, gradients, optimizer state, inputs, saved activations and
+    the peak's lower bound (exact tensor bytes; --device picks the CUDA or CPU
+    rules). Infer: the forward's lower bound."""
     from vitbench.render.train import memory_table
 
     chosen = outputs(csv, json)

@@ -53,11 +53,11 @@ def train_cost_cmd(
     patch: PatchOpt = None, dim: DimOpt = None, depth: DepthOpt = None, heads: HeadsOpt = None,
     mlp_ratio: MlpRatioOpt = None, classes: ClassesOpt = None, pool: PoolOpt = None, registers: RegistersOpt = None,
 ) -> None:
-    """Training compute (MACs, FLOPs) of a run and its device-time at an MFU, or the MFU reported device-days
-    imply; the cost at --price per device-hour.
+    """Compute, device-time and cost of a training run, or the MFU reported device-days imply.
 
-    Give the images seen (--images, or --dataset-size × --epochs) and one of --mfu, --measured or
-    --device-days. Compute = training MACs per image × images; device-time = FLOPs / (MFU × peak)."""
+    Give the images seen (--images, or --dataset-size × --epochs) and one of
+    --mfu, --measured or --device-days. Compute = training MACs per image ×
+    images; device-time = FLOPs / (MFU × peak); cost = device-hours × --price."""
     from vitbench.cli.output import emit
     from vitbench.cost.train_cost import images_seen, train_cost
     from vitbench.render.train import train_cost_table
