@@ -189,8 +189,9 @@ def cpu_note(points: Sequence, overrides: dict, max_gmacs: Optional[float]) -> O
     if heavy:
         names = "; ".join(" ".join(f"{k}={v}" for k, v in p.values.items()) + f" ({p.gmacs_per_forward:,.0f})"
                           for p in heavy[:8]) + (f"; and {len(heavy) - 8} more" if len(heavy) > 8 else "")
+        per = "iteration (a forward or a training step)" if any(p.spec.mode == "train" for p in heavy) else "forward"
         lines.append(f"[yellow]note:[/] {len(heavy)} point(s) above cpu.max_gmacs = {max_gmacs:g} GMACs per "
-                     f"forward are cost-only on cpu (no latency/memory; run on CUDA for those): {escape(names)}")
+                     f"{per} are cost-only on cpu (no latency/memory; run on CUDA for those): {escape(names)}")
     return "\n".join(lines)
 
 
