@@ -412,17 +412,16 @@ def train_infer_ratio(ok: pd.DataFrame) -> pd.DataFrame:
 
 
 def fig_time_per_image_vs_tokens(df: pd.DataFrame):
-    """Time per image (median latency / batch) against tokens for train steps and inference forwards, and the
-    train / infer time ratio of the same points beside the MAC ratio (about 3)."""
+    """Time per image (median latency / batch) against tokens for train steps and inference forwards, at the
+    batch with the most points measured in both modes, and the train / infer time ratio of the same points
+    beside the MAC ratio (about 3)."""
     train = _train_rows(df)
     if isinstance(train, str):
         return train
     ok = measured_rows(df, ["latency_ms_median", "batch"])
     if isinstance(ok, str):
         return ok
-    both = set(ok.loc[ok["mode"] == "train", "batch"]) & set(ok.loc[ok["mode"] != "train", "batch"])
-    batch = max(both) if both else ok.loc[ok["mode"] == "train", "batch"].max()
-    ok = ok[ok["batch"] == batch]  # one batch: the largest measured in both modes (lines per batch would crowd)
+    ok = ok[ok["batch"] == _common_batch(ok)]  # one batch (lines per batch would crowd the figure)
     ok = ok.assign(ms_per_image=ok["latency_ms_median"] / ok["batch"])
     title, lines = series(ok, "tokens")
     if not lines:
@@ -442,6 +441,15 @@ def fig_time_per_image_vs_tokens(df: pd.DataFrame):
     _legend_below(fig, ax, len(lines), title)
     fig.suptitle(_wrap(f"Training vs inference time per image vs tokens — {common_context(_drawn(lines))}", 12.5, 12))
     return fig
+
+
+def _common_batch(ok: pd.DataFrame) -> int:
+    """The batch with the most train points that have an infer point beside them (ties: the largest)."""
+    pairs = train_infer_ratio(ok) if "mode" in ok else ok.iloc[0:0]
+    if pairs.empty:
+        return ok.loc[ok["mode"] == "train", "batch"].max()
+    counts = pairs.groupby("batch").size()
+    return max(counts.index, key=lambda b: (counts[b], b))
 
 
 def _ratio_panel(ax, pairs: pd.DataFrame) -> None:
