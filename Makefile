@@ -7,13 +7,15 @@ PY := $(VENV)/bin/python
 TORCH_CPU_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: run test gate perf clean help
+.PHONY: run test test-external gate perf gpu-check clean help
 
 help:
 	@echo "make run   - run the main job: vitbench sweep suites/patch_sizes.yaml"
 	@echo "make test  - run the test suite (the command .ci/run runs)"
 	@echo "make gate  - the project's own regression gate (cost baseline + CPU smoke suite)"
 	@echo "make perf  - the pytest-benchmark suite under tests/perf"
+	@echo "make gpu-check - on a CUDA machine: GPU tests, shipped suites on CUDA, a verdict; results/devices/<gpu>/"
+	@echo "make test-external - timm / torchvision model tests in their own venv (.venv-external)"
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -27,11 +29,28 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
+# A second environment for the external-model tests (tests/external, marker `external`): timm needs torchvision,
+# whose wheels pull a CUDA torch build; the default .venv stays CPU torch without timm, so `make test` skips them.
+# One pip call with the pins, so that timm cannot pull another torch.
+EXT_VENV ?= .venv-external
+EXT_PY := $(EXT_VENV)/bin/python
+EXT_STAMP := $(EXT_VENV)/.installed
+EXT_TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+
+$(EXT_STAMP): pyproject.toml
+	python3 -m venv $(EXT_VENV)
+	$(EXT_PY) -m pip install -q --upgrade pip
+	$(EXT_PY) -m pip install -q $(EXT_TORCH_SPEC) -e '.[dev,timm]'
+	touch $@
+
 run: $(STAMP)
 	$(VENV)/bin/vitbench sweep suites/patch_sizes.yaml
 
 test: $(STAMP)
 	$(VENV)/bin/pytest -q -m "not perf"
+
+test-external: $(EXT_STAMP)
+	$(EXT_PY) -m pytest -q -m external
 
 # The project's own regression gate: exact cost of the zoo vs its committed baseline, then the CPU smoke suite
 # vs its baseline (one thread: thread contention on a shared 2-core machine is the largest noise source;
@@ -47,8 +66,11 @@ gate: $(STAMP)
 	OMP_NUM_THREADS=1 $(VENV)/bin/vitbench sweep suites/ci_smoke.yaml -o results/ci/ci_smoke.csv
 	$(VENV)/bin/vitbench compare results/baselines/ci_smoke.csv results/ci/ci_smoke.csv --max-slowdown 100% --metrics $(CPU_GATE_METRICS) --markdown results/ci/ci_smoke.md
 
+gpu-check: $(STAMP)
+	$(PY) -m vitbench.gpucheck
+
 perf: $(STAMP)
 	$(VENV)/bin/pytest tests/perf -m perf --benchmark-autosave
 
 clean:
-	rm -rf $(VENV) .pytest_cache .benchmarks
+	rm -rf $(VENV) $(EXT_VENV) .pytest_cache .benchmarks

@@ -195,3 +195,19 @@ def test_version():
 
     result = run("--version")
     assert result.exit_code == 0 and result.stdout.strip() == f"vitbench {__version__}"
+
+
+def test_a_model_too_large_to_trace_is_one_line():
+    """Issue 10: `flops --counter torch --res 1000000000` ended in a RuntimeError traceback."""
+    assert_one_line_error(run("flops", "-m", "vit_ti16", "--counter", "torch", "--res", "1000000000"),
+                          "too large to trace on meta", "--counter analytic")
+    assert run("flops", "-m", "vit_ti16", "--res", "1000000000").exit_code == 0  # the closed form counts it
+
+
+def test_compare_peers_shows_what_plain_counters_miss():
+    result = run("flops", "-m", "vit_ti16", "--res", "32", "--depth", "2", "--dim", "64", "--heads", "4",
+                 "--compare-peers")
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert "What other counters report" in flat and "FlopCounterMode" in flat
+    assert "attn_core 0 of 6,400" in flat and "aten::scaled_dot_product_attention" in flat

@@ -48,6 +48,7 @@ def test_unknown_attention_impl():
         build_model(resolve("vit_ti16", res=32, depth=1), attn_impl="flashy")
 
 
+@pytest.mark.external
 def test_state_dict_loads_into_timm():
     timm = pytest.importorskip("timm")
     cfg = resolve("vit_ti16", res=32, depth=2)

@@ -256,10 +256,11 @@ def _fake_timm(monkeypatch):
 
 
 def test_external_model_is_described_and_measured(monkeypatch, tiny):
-    from vitbench.measure import external
+    from vitbench.subject import external_subject
 
     _fake_timm(monkeypatch)
-    cfg = external.describe("timm:fake_vit", (48, 48))
+    external_subject.cache_clear()
+    cfg = external_subject("timm:fake_vit", (48, 48)).require_cfg()
     assert cfg.name == "timm:fake_vit" and cfg.img_size == (48, 48)
     assert (cfg.dim, cfg.depth, cfg.heads, cfg.mlp_ratio) == (64, 2, 4, 4.0)
     row = point.run_point(cfg, fast(iters=2), TIMED).row
@@ -267,7 +268,7 @@ def test_external_model_is_described_and_measured(monkeypatch, tiny):
 
 
 def test_external_missing_package_is_bad_input():
-    from vitbench.measure import external
+    from vitbench import external
 
     for ref in ("timm:vit_base_patch16_224", "torchvision:vit_b_16"):
         source = ref.split(":")[0]

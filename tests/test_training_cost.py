@@ -20,7 +20,7 @@ def test_by_hand_for_a_tiny_config():
     assert (t.forward.patch_embed, t.forward.attn_proj, t.forward.attn_core, t.forward.mlp, t.forward.head) == (
         patch, proj, core, mlp, head)
     assert t.by_component() == {"patch_embed": 2 * patch, "attn_proj": 3 * proj, "attn_core": 3 * core,
-                                "mlp": 3 * mlp, "head": 3 * head}
+                                "mlp": 3 * mlp, "head": 3 * head, "other": 0}
     assert t.recompute_attention == 2 * 17**2 * 192 and t.recompute_checkpoint == 0  # QKᵀ again, per block
     assert t.model == 3 * t.forward.total - patch
     assert t.hardware == t.model + 2 * 17**2 * 192
@@ -77,3 +77,13 @@ def test_training_cost_modules_do_not_import_torch():
     code = ("import sys, vitbench.cost.training, vitbench.cost.train_cost, vitbench.cost.memory; "
             "assert 'torch' not in sys.modules")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_model_macs_of_a_forward_breakdown_equal_the_closed_form():
+    """What prices an external model's training step from its own forward breakdown (`other` counts 3 ×)."""
+    from vitbench.cost.breakdown import Breakdown
+    from vitbench.cost.training import model_macs
+
+    for cfg in (resolve("vit_b16"), resolve("deit_s16", 384), resolve("vit_ti16", 64, registers=2)):
+        assert model_macs(macs(cfg)) == training_macs(cfg).model
+    assert model_macs(Breakdown("x", 10, 0, 0, 0, 0, other=7)) == 2 * 10 + 3 * 7

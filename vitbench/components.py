@@ -7,7 +7,8 @@ TIMED: what `--split` times: the three block components and `rest` (patch embed,
 
 from __future__ import annotations
 
-MATMUL = ("patch_embed", "attn_proj", "attn_core", "mlp", "head")
+MATMUL = ("patch_embed", "attn_proj", "attn_core", "mlp", "head", "other")
+OTHER = "other"  # MACs a counter saw in modules outside every known component (never dropped; 0 for the zoo)
 ELEMENTWISE = ("norm", "softmax", "gelu")
 TIMED = ("attn_proj", "attn_core", "mlp", "rest")
 BLOCK = ("attn_proj", "attn_core", "mlp")  # the components inside every transformer block
@@ -18,6 +19,7 @@ LABELS = {
     "attn_core": "attn core (QKᵀ, AV)",
     "mlp": "MLP (fc1 + fc2)",
     "head": "head",
+    "other": "other (unrecognised modules)",
     "norm": "LayerNorm",
     "softmax": "softmax",
     "gelu": "GELU",
@@ -28,6 +30,6 @@ PARAM_PARTS = ("patch_embed", "tokens_pos", "attention", "mlp", "norms", "head")
 PARAM_LABELS = {"patch_embed": "patch embed", "tokens_pos": "tokens + position table",
                 "attention": "attention (qkv + out)", "mlp": "MLP", "norms": "LayerNorms", "head": "head"}
 SHORT = {"patch_embed": "patch embed", "attn_proj": "attn proj", "attn_core": "attn core", "mlp": "MLP",
-         "head": "head", "norm": "norm", "softmax": "softmax", "gelu": "GELU", "rest": "rest"}
+         "head": "head", "other": "other", "norm": "norm", "softmax": "softmax", "gelu": "GELU", "rest": "rest"}
 COLORS = {"patch_embed": "#8c8c8c", "attn_proj": "#1f77b4", "attn_core": "#d62728", "mlp": "#2ca02c",
-          "head": "#9467bd", "rest": "#8c8c8c"}
+          "head": "#9467bd", "other": "#bcbd22", "rest": "#8c8c8c"}

@@ -40,3 +40,6 @@ DTYPES: dict[str, DType] = {d.name: d for d in (
     DType("amp-bf16", "float32", "bfloat16", False, "bf16"),
 )}
 NAMES: tuple[str, ...] = tuple(DTYPES)
+# Dtypes a training step runs in: fp16 weights cannot be trained (torch.amp.GradScaler refuses fp16 gradients and
+# there is no fp32 master copy); amp-fp16 is the fp16 training mode.
+TRAIN_NAMES: tuple[str, ...] = tuple(n for n in NAMES if n != "fp16")

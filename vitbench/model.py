@@ -119,6 +119,17 @@ class VisionTransformer(nn.Module):
             if p is not None:
                 nn.init.trunc_normal_(p, std=0.02)
 
+    def component_map(self) -> dict[str, str]:
+        """Qualified module name -> cost component (see `vitbench.component_map`). Counters attribute each
+        module's own MACs to its nearest mapped ancestor; the split timer hooks these modules."""
+        out = {"patch_embed": "patch_embed", "head": "head"}
+        if self.head_dist is not None:
+            out["head_dist"] = "head"
+        for i in range(len(self.blocks)):
+            out.update({f"blocks.{i}.attn.qkv": "attn_proj", f"blocks.{i}.attn.proj": "attn_proj",
+                        f"blocks.{i}.attn.core": "attn_core", f"blocks.{i}.mlp": "mlp"})
+        return out
+
     def set_attention_impl(self, impl: str) -> None:
         """Switch every block between ``sdpa`` and ``manual`` attention (weights untouched)."""
         for block in self.blocks:

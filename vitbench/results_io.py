@@ -18,7 +18,7 @@ from typing import Mapping, Optional, Sequence
 import pandas as pd
 
 from vitbench.errors import VitbenchError
-from vitbench.schema import ALL_COLUMNS, CONFIG_KEY, EXACT_COLUMNS
+from vitbench.schema import ALL_COLUMNS, CONFIG_KEY, EXACT_COLUMNS, KEY_DEFAULTS
 
 
 def format_cell(value) -> str:
@@ -94,6 +94,9 @@ def read_table(path: str | Path, text: bool = False) -> pd.DataFrame:
 
 def _read(path: Path, text: bool = False) -> pd.DataFrame:
     frame = read_table(path, text)
+    for column, value in KEY_DEFAULTS.items():  # files written before the column existed
+        if column not in frame.columns:
+            frame[column] = value
     missing = [c for c in CONFIG_KEY if c not in frame.columns]
     if missing:
         raise VitbenchError(f"{path} is not a vitbench result CSV: missing column(s) {', '.join(missing)}")

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional, Protocol, Sequence
 
 from vitbench.errors import VitbenchError
-from vitbench.cost import analytic, training
+from vitbench.cost import training
 from vitbench.schema import RUNTIME_KEY_COLUMNS, make_row
 from vitbench.results_io import row_key
+from vitbench.subject import for_config
 from vitbench.suite import CONFIG_AXES, Point
 from vitbench.zoo import parse_res, preset
 
@@ -71,14 +72,16 @@ def point_row_key(point: Point) -> tuple[str, ...]:
 def _cost_fields(point: Point) -> dict:
     """The exact cost columns of a point: params, MACs per image by component, attention-core share, and for
     a train point the training MACs per image."""
-    extra = training.cost_row(point.cfg) if point.spec.mode == "train" else {}
-    return {**analytic.cost_row(point.cfg), **extra}
+    subject = for_config(point.cfg)
+    extra = training.cost_row(subject.macs()) if point.spec.mode == "train" else {}
+    return {**subject.cost_row(), **extra}
 
 
 def cost_row(point: Point) -> dict:
     """A closed-form row: config, runtime keys and every exact cost column (`_cost_fields`); time and memory
     columns stay empty."""
-    return make_row(**point.cfg.to_row(), **_runtime_fields(point), **_cost_fields(point), status="ok")
+    subject = for_config(point.cfg)
+    return make_row(**subject.config_row(), **_runtime_fields(point), **_cost_fields(point), status="ok")
 
 
 def invalid_row(point: Point) -> dict:
@@ -118,7 +121,8 @@ def execute(point: Point) -> Result:
     except VitbenchError:
         raise
     except Exception as e:  # noqa: BLE001 - never let one point end the sweep
-        row, samples = make_row(**point.cfg.to_row(), **_runtime_fields(point), **_cost_fields(point),
+        subject = for_config(point.cfg)
+        row, samples = make_row(**subject.config_row(), **_runtime_fields(point), **_cost_fields(point),
                                 status="error", error=f"{type(e).__name__}: {e}"), {}
     if row_key(row) != point_row_key(point):
         raise RuntimeError(f"the point returned a row for another config: {row_key(row)} != {point_row_key(point)}")

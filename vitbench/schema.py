@@ -53,7 +53,8 @@ def _c(name, kind, unit, label, doc, fmt="text", better=None, exact=False) -> Co
 
 
 _COMPONENT_DOC = {"patch_embed": "patch embedding (conv)", "attn_proj": "attention projections (qkv + out)",
-                  "attn_core": "attention core (QKᵀ and AV)", "mlp": "MLP (fc1 + fc2)", "head": "classifier head"}
+                  "attn_core": "attention core (QKᵀ and AV)", "mlp": "MLP (fc1 + fc2)", "head": "classifier head",
+                  "other": "modules no component covers (external models; 0 for the zoo)"}
 
 COLUMNS: tuple[Column, ...] = (
     # -- config: the model and its input
@@ -206,6 +207,8 @@ CONFIG_COLUMNS = names("config")
 RUNTIME_KEY_COLUMNS = names("runtime")
 # The key resume and merge join on: the whole config (tokens follows from it) and the runtime key.
 CONFIG_KEY = tuple(c for c in CONFIG_COLUMNS if c != "tokens") + RUNTIME_KEY_COLUMNS
+# The value a runtime-key column takes in result files written before it existed (their rows ran that way).
+KEY_DEFAULTS = {"mode": "infer"}
 COST_COLUMNS = names("cost")
 EXACT_COLUMNS = tuple(c.name for c in COLUMNS if c.exact)
 MEASURED_COLUMNS = names("measured")

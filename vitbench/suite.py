@@ -570,6 +570,8 @@ class _Builder:
         """(config, None, MACs per image), or (None, why it is impossible, None): the `model` preset with the
         point's config keys over it, as zoo.resolve builds it (the preset made once per name)."""
         name = values["model"]
+        if ":" in name:  # timm:NAME / torchvision:NAME: read from the library (imports torch), priced exactly
+            return self._external(values)
         if name not in self.presets:
             try:
                 base = preset(name)
@@ -591,6 +593,21 @@ class _Builder:
         self.configs.add(cfg)
         self.may_coincide |= len(self.configs) == known
         return cfg, None, macs(cfg).total
+
+    def _external(self, values: dict) -> tuple[Optional[ViTConfig], Optional[str], Optional[int]]:
+        """An external model's point: only `res` may vary (its architecture is the library's)."""
+        from vitbench.subject import external_subject
+
+        others = sorted(k for k in values if k in CONFIG_AXES and k not in ("model", "res"))
+        if others:
+            return None, f"{', '.join(others)} apply to zoo models only, not {values['model']}", None
+        try:
+            subject = external_subject(values["model"], parse_res(values["res"]) if "res" in values else None)
+            cfg = subject.require_cfg()
+        except VitbenchError as e:
+            return None, clip(e), None
+        self.configs.add(cfg)
+        return cfg, None, subject.macs().total
 
 
 def expand(

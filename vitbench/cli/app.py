@@ -17,7 +17,7 @@ except ImportError:  # pragma: no cover
     import click
 
 from vitbench import __version__
-from vitbench.errors import Stopped, VitbenchError
+from vitbench.errors import Stopped, VitbenchError, one_line
 
 
 def fail(message: str) -> None:
@@ -82,6 +82,16 @@ class OneLineErrorGroup(TyperGroup):
             sys.exit(e.exit_code)
         except VitbenchError as e:
             fail(str(e))
+        except MemoryError:
+            fail("out of memory: this process could not allocate (an address-space limit such as `ulimit -v`?)")
+        except ImportError as e:  # a broken or partial install (torch under a memory limit, a missing wheel)
+            what = e.name or ('torch' if 'torch' in str(e) else 'a module')
+            fail(f"cannot import {what}: {one_line(str(e))}; "
+                 f"check the installation "
+                 f"(make test / pip install -e .)")
+        except KeyboardInterrupt:  # outside a run (a run turns Ctrl-C into Stopped): nothing to keep
+            typer.echo("interrupted", err=True)
+            sys.exit(130)
         except BrokenPipeError:  # `vitbench ... | head`: the reader left; nothing to report
             sys.stderr.close()
             sys.exit(0)

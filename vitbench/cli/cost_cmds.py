@@ -11,14 +11,14 @@ import typer
 from vitbench.cli.app import app
 from vitbench.cli.options import (Attn, ClassesOpt, CountDevice, Counter, CsvOpt, DepthOpt, DimOpt, DType,
                                   GradCheckpointOpt, HeadsOpt, JsonOpt, MemoryDevice, MlpRatioOpt, Mode, ModelOpt,
-                                  OptimizerOpt,
-                                  PatchOpt, PoolOpt, RegistersOpt, ResOpt, build_configs, outputs, overrides,
-                                  training_options, value)
+                                  OptimizerOpt, PatchOpt, PoolOpt, RegistersOpt, ResOpt, build_configs, outputs,
+                                  overrides, training_options, value)
 from vitbench.cli.output import emit
 from vitbench.cost import MATMUL_COMPONENTS, analytic
 from vitbench.errors import VitbenchError
 from vitbench.schema import (COST_ROW_COLUMNS, FLOPS_COLUMNS, MEMORY_COLUMNS, PARAMS_COLUMNS, SPLIT_COST_COLUMNS,
                              TRAIN_FLOPS_COLUMNS)
+from vitbench.subject import subjects
 
 AttnOpt = Annotated[Attn, typer.Option(help="Attention backend: in training the fused ones (sdpa, flash, efficient, "
                                             "cudnn) recompute QKᵀ in the backward; math and manual keep the N×N "
@@ -49,11 +49,11 @@ def params(
 
     chosen = outputs(csv, json)
     given = overrides(patch, dim, depth, heads, mlp_ratio, classes, pool, registers)
-    cfgs = build_configs(model, res, given)
-    counts = [analytic.params(cfg) for cfg in cfgs]
-    rows = [{**cfg.to_row(), "params": p.total, **{f"params_{k}": v for k, v in p.as_dict().items()}}
-            for cfg, p in zip(cfgs, counts)]
-    emit("params", rows, chosen, [params_table(c, p) for c, p in zip(cfgs, counts)], columns=PARAMS_COLUMNS,
+    found = subjects(model, res, given)
+    counts = [s.params() if s.covered else None for s in found]
+    rows = [{**s.config_row(), "params": s.params_total,
+             **({f"params_{k}": v for k, v in p.as_dict().items()} if p else {})} for s, p in zip(found, counts)]
+    emit("params", rows, chosen, [params_table(s, p) for s, p in zip(found, counts)], columns=PARAMS_COLUMNS,
          settings={"model": model, "res": res, "overrides": given})
 
 
@@ -63,6 +63,9 @@ def flops(
     counter: Annotated[Counter, typer.Option(help="Who counts: the closed form, fvcore, torch's FlopCounterMode, "
                                                   "or all three side by side.")] = Counter.analytic,
     device: Annotated[CountDevice, typer.Option(help="Where counters trace (meta: no memory).")] = CountDevice.meta,
+    compare_peers: Annotated[bool, typer.Option("--compare-peers", help="Also show what plain fvcore and torch's "
+                                                "FlopCounterMode report (a forward on cpu, no vitbench handles) "
+                                                "and what they miss.")] = False,
     mode: Annotated[Mode, typer.Option(help="infer: one forward; train: a training step (forward + loss + "
                                             "backward).")] = Mode.infer,
     attn: AttnOpt = Attn.sdpa, grad_checkpoint: GradCheckpointOpt = False,
@@ -76,24 +79,29 @@ def flops(
     --mode train: forward, backward (2 × forward; the patch embed 1 ×) and
     recomputation per component; model MACs (forward + backward) are the MFU
     numerator."""
-    from vitbench.cost.counters import COUNTERS, count
+    from vitbench.cost.counters import COUNTERS
     from vitbench.render.cost import COUNTER_FOOTNOTES, agreement_line, counters_table, flops_table
 
     chosen = outputs(csv, json)
     given = overrides(patch, dim, depth, heads, mlp_ratio, classes, pool, registers)
     training_options(value(mode), None, grad_checkpoint)
     if value(mode) == "train":
+        if compare_peers:
+            raise VitbenchError("--compare-peers compares forward counts; it does not apply to --mode train")
         return _train_flops(model, res, batch, value(counter), value(device), value(attn), grad_checkpoint, chosen,
                             given)
     names = COUNTERS if value(counter) == "all" else (value(counter),)
     rows, tables = [], []
-    for cfg in build_configs(model, res, given):
-        records = [count(cfg, name, value(device), batch) for name in names]
-        tables += ([counters_table(cfg, records, batch, value(device)), agreement_line(records),
+    for s in subjects(model, res, given):
+        counted = [n for n in names if n != "analytic" or s.covered]  # `all` on an uncovered model: the counters
+        records = [s.count(name, value(device), batch) for name in counted]
+        tables += ([counters_table(s, records, batch, value(device)), agreement_line(records),
                     f"[dim]{COUNTER_FOOTNOTES}[/]"] if len(records) > 1 else
-                   [flops_table(cfg, records[0], batch, value(device) if names != ("analytic",) else "closed form")])
-        rows += [{**cfg.to_row(), "counter": r.counter, "count_device": value(device) if r.counter != "analytic"
-                  else "", "batch": batch, "params": analytic.params(cfg).total, **r.to_row()} for r in records]
+                   [flops_table(s, records[0], batch, value(device) if names != ("analytic",) else "closed form")])
+        rows += [{**s.config_row(), "counter": r.counter, "count_device": value(device) if r.counter != "analytic"
+                  else "", "batch": batch, "params": s.params_total, **r.to_row()} for r in records]
+        if compare_peers:
+            tables += _peers(s, records[0], batch)
     emit("flops", rows, chosen, tables, columns=FLOPS_COLUMNS,
          settings={"model": model, "res": res, "batch": batch, "counter": value(counter), "device": value(device),
                    "overrides": given})
@@ -117,22 +125,32 @@ def split(
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
         raise VitbenchError(f"--plot {plot}: give a file name ending in .png or .svg")
     given = overrides(patch, dim, depth, heads, mlp_ratio, classes, pool, registers)
-    cfgs = build_configs(model, res, given)
-    lines = [split_table(cfgs[0], analytic.macs(cfgs[0])) if len(cfgs) == 1 else
-             split_resolutions_table([(cfg, analytic.macs(cfg)) for cfg in cfgs])]
-    lines += crossover_lines(cfgs[0], *analytic.crossovers(cfgs[0]))
-    rows = [{**cfg.to_row(), **analytic.cost_row(cfg), **_crossover_fields(cfg)} for cfg in cfgs]
+    found = subjects(model, res, given)
+    for s in found:
+        s.require_cfg()
+    lines = [split_table(found[0], found[0].macs()) if len(found) == 1 else
+             split_resolutions_table([(s, s.macs()) for s in found])]
+    lines += crossover_lines(found[0], *found[0].crossovers())
+    rows = [{**s.config_row(), **s.cost_row(), **_crossover_fields(s)} for s in found]
     emit("split", rows, chosen, lines, columns=SPLIT_COST_COLUMNS,
          settings={"model": model, "res": res, "overrides": given})
     if plot is not None:
         from vitbench.plot import split_curves
         from vitbench.render import console
 
-        console(stderr=any(p == "-" for _, p in chosen)).print(f"wrote {split_curves(cfgs, plot)}")
+        console(stderr=any(p == "-" for _, p in chosen)).print(f"wrote {split_curves([s.cfg for s in found], plot)}")
 
 
-def _crossover_fields(cfg) -> dict:
-    to_mlp, to_dense = analytic.crossovers(cfg)
+def _peers(subject, exact, batch: int) -> list:
+    """The peers table and one line per tool saying what it missed and why."""
+    from vitbench.render.cost import peers_table
+
+    found = subject.peers("cpu", batch)
+    return [peers_table(subject, exact, found), *(f"[dim]{p.explain(exact)}[/]" for p in found)]
+
+
+def _crossover_fields(subject) -> dict:
+    to_mlp, to_dense = subject.crossovers()
     return {"crossover_mlp_tokens": to_mlp.tokens, "crossover_mlp_res": to_mlp.res,
             "crossover_dense_tokens": to_dense.tokens, "crossover_dense_res": to_dense.res}
 

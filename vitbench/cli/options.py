@@ -13,7 +13,7 @@ import typer
 from vitbench.cost.train_cost import CONVENTIONS
 from vitbench.errors import VitbenchError
 from vitbench.measure.spec import ATTN_BACKENDS, DTYPES, MODES, OPTIMIZERS
-from vitbench.zoo import POOLS, ViTConfig, parse_res, resolve
+from vitbench.zoo import POOLS, ViTConfig
 
 
 def _choices(name: str, values) -> type[enum.Enum]:
@@ -90,18 +90,11 @@ def overrides(patch=None, dim=None, depth=None, heads=None, mlp_ratio=None, clas
 
 
 def build_configs(model: str, res: list[str] | None, given: dict) -> list[ViTConfig]:
-    """One config per requested resolution (the preset's own when none is given); zoo models only."""
-    if ":" in model:
-        from vitbench.measure import external
+    """The config to measure at each requested resolution (vitbench.subject: zoo names with their overrides, or
+    an external model the closed form covers, so its rows carry exact cost columns)."""
+    from vitbench.subject import subjects
 
-        set_ = sorted(k for k, v in given.items() if v is not None)
-        if set_:
-            raise VitbenchError(f"overrides ({', '.join('--' + k.replace('_', '-') for k in set_)}) apply to zoo "
-                                f"models only, not {model}")
-        return [external.describe(model, parse_res(r) if r else None) for r in (res or [None])]
-    if not res:
-        return [resolve(model, None, **given)]
-    return [resolve(model, parse_res(r), **given) for r in res]
+    return [s.require_cfg() for s in subjects(model, res, given)]
 
 
 def outputs(csv: Optional[str], json: Optional[str]) -> list[tuple[str, str]]:

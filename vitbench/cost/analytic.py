@@ -82,14 +82,19 @@ def _first_side_above(threshold: int, prefix_tokens: int) -> int:
     return side
 
 
+def crossover(versus: str, num: int, den: int, prefix_tokens: int, patch: int) -> Crossover:
+    """The attention core exceeds `versus` when N > num/den tokens (square images, `prefix_tokens` non-patch
+    tokens, `patch` px): the integer token threshold, the first grid side past it and the exact resolution."""
+    side = _first_side_above(num // den, prefix_tokens)
+    exact = patch * math.sqrt(max(0.0, num / den - prefix_tokens))
+    return Crossover(versus, num // den, side, side * patch, exact)
+
+
 def crossovers(cfg: ViTConfig) -> tuple[Crossover, Crossover]:
     """Attention core vs MLP (2N²D > 2NDF  <=>  N > F) and vs all dense layers (N > 2D + F).
 
     With the usual F = 4D that is N > 4D and N > 6D.
     """
-    out = []
-    for versus, threshold in (("mlp", cfg.mlp_hidden), ("dense", 2 * cfg.dim + cfg.mlp_hidden)):
-        side = _first_side_above(threshold, cfg.num_prefix_tokens)
-        exact = cfg.patch * math.sqrt(max(0, threshold - cfg.num_prefix_tokens))
-        out.append(Crossover(versus, threshold, side, side * cfg.patch, exact))
-    return out[0], out[1]
+    mlp, dense = cfg.mlp_hidden, 2 * cfg.dim + cfg.mlp_hidden
+    return (crossover("mlp", mlp, 1, cfg.num_prefix_tokens, cfg.patch),
+            crossover("dense", dense, 1, cfg.num_prefix_tokens, cfg.patch))

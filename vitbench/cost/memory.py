@@ -54,11 +54,11 @@ from dataclasses import dataclass
 
 from vitbench.cost.analytic import params
 from vitbench.dtypes import DTYPES
+from vitbench.dtypes import TRAIN_NAMES as TRAIN_DTYPES
 from vitbench.errors import VitbenchError
 from vitbench.zoo import ViTConfig
 
 MIB = 2**20
-TRAIN_DTYPES = ("fp32", "tf32", "bf16", "amp-fp16", "amp-bf16")
 OPTIMIZERS = ("adamw", "sgd")
 MEMORY_DEVICES = ("cpu", "cuda")
 MATERIALISED_ATTN = ("math", "manual")

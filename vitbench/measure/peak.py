@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from vitbench.hardware import PRECISION_OF_DTYPE, PeakLookup, lookup
+from vitbench.hardware import PRECISION_OF_DTYPE, PRECISIONS, PeakLookup, lookup
 
 __all__ = ["PRECISION_OF_DTYPE", "device_peak", "known_gpu", "known_peak_tflops", "measure_copy_gbps",
            "measure_matmul_tflops", "measure_peaks"]
@@ -191,7 +191,7 @@ def measure_peaks(device: str, n: int | None = None, mib: int | None = None, ite
     n, mib = n or d_n, mib or d_mib
     found = device_peak(device)
     rows = []
-    for prec in ("fp32", "tf32", "fp16", "bf16"):
+    for prec in PRECISIONS:
         row = {"measure": f"matmul {prec}", "size": f"{n}x{n}", "unit": "TFLOP/s", "value": None,
                "datasheet": found.peak.peak_tflops(prec) if found.peak else None, "datasheet_note": found.reason,
                "error": None}

@@ -23,11 +23,11 @@ from typing import Sequence
 
 from vitbench import devices, schema
 from vitbench.cost import training
-from vitbench.cost.analytic import cost_row, macs
 from vitbench.cost.memory import MIB, peak_lower_bound_bytes
 from vitbench.errors import VitbenchError
 from vitbench.measure import isolate
 from vitbench.measure.spec import DEFAULT_MEASURES, RUNTIME_MEASURES, BenchSpec, validate
+from vitbench.subject import for_config
 from vitbench.zoo import ViTConfig
 
 
@@ -69,12 +69,13 @@ def context_fields(cfg: ViTConfig, spec: BenchSpec, device: str, measures: Seque
 
     from vitbench.measure import external
 
-    fields = {**cfg.to_row(), "batch": spec.batch, "device": device, "dtype": spec.dtype, "attn": spec.attn,
-              "compile": spec.compile, "mode": spec.mode, "optimizer": spec.optimizer,
+    subject = for_config(cfg)
+    fields = {**subject.config_row(), "batch": spec.batch, "device": device, "dtype": spec.dtype,
+              "attn": spec.attn, "compile": spec.compile, "mode": spec.mode, "optimizer": spec.optimizer,
               "grad_checkpoint": spec.grad_checkpoint, "device_name": devices.device_name(device),
               "threads": torch.get_num_threads()}
     if set(measures) & {"params", "flops"}:
-        fields.update(cost_row(cfg), **(training.cost_row(cfg) if spec.mode == "train" else {}))
+        fields.update(subject.cost_row(), **(training.cost_row(subject.macs()) if spec.mode == "train" else {}))
     if wants(spec, measures).memory and not external.is_external(cfg.name):
         bound = peak_lower_bound_bytes(cfg, spec.batch, spec.dtype, spec.attn, spec.mode, spec.optimizer,
                                        spec.grad_checkpoint, device)
@@ -158,7 +159,7 @@ def _measure(cfg: ViTConfig, spec: BenchSpec, want: Wants, cols: dict, samples: 
     the attention kernel (checked against a pin), the timed iterations, memory, then the split (hooked, eager)."""
     import torch
 
-    from vitbench.measure import backends, external, memory
+    from vitbench.measure import backends, memory
     from vitbench.model import example_input
 
     device, timing = spec.device, spec.timing()
@@ -167,8 +168,6 @@ def _measure(cfg: ViTConfig, spec: BenchSpec, want: Wants, cols: dict, samples: 
         from vitbench.measure.train import check_trainable
 
         check_trainable(spec.dtype)
-    if want.split and external.is_external(cfg.name):
-        raise backends.Unsupported("--split hooks need vitbench's own model (blocks[i].attn.core)")
     torch.manual_seed(0)
     mem = memory.Tracker(device) if want.memory else None
     model = _build(cfg, spec)
@@ -183,7 +182,7 @@ def _measure(cfg: ViTConfig, spec: BenchSpec, want: Wants, cols: dict, samples: 
         with _compiled(model, x, spec) as compiled:
             call = compiled.call if compiled else eager
             cols.update(compiled.record.columns() if compiled else {})
-            _run_measured(call, spec, want, mem, macs(cfg).total, cols, samples)
+            _run_measured(call, spec, want, mem, for_config(cfg).macs().total, cols, samples)
         if want.split:
             from vitbench.measure import split
 
@@ -232,7 +231,7 @@ def _measure_train(cfg: ViTConfig, spec: BenchSpec, want: Wants, model, mem, col
         with _compiled(model, x, spec, call=step.with_model) as compiled:
             call = compiled.call if compiled else step
             cols.update(compiled.record.columns() if compiled else {})
-            _run_measured(call, spec, want, mem, training.training_macs(cfg, spec.attn).model, cols, samples)
+            _run_measured(call, spec, want, mem, training.model_macs(for_config(cfg).macs()), cols, samples)
             if mem:
                 cols.update(_train_memory_columns(train.measure_train_memory(call)))
 

@@ -39,13 +39,16 @@ ITER_RANGE = RANGE_PREFIX + "iteration"
 
 
 def component_modules(model) -> dict[str, list]:
-    """The modules timed for each component, over all blocks (vitbench's VisionTransformer layout)."""
-    out: dict[str, list] = {c: [] for c in COMPONENTS}
-    for block in model.blocks:
-        out["attn_proj"] += [block.attn.qkv, block.attn.proj]
-        out["attn_core"].append(block.attn.core)
-        out["mlp"].append(block.mlp)
-    return out
+    """The modules timed for each component, over all blocks, from the model's component map
+    (`vitbench.component_map.timed_modules`: vitbench's, timm's and torchvision's layouts; timm's inline attention
+    core is a `HookSpan`). A model whose attention core or MLP cannot be timed apart is `Unsupported`."""
+    from vitbench.component_map import NotCovered, timed_modules
+    from vitbench.measure.backends import Unsupported
+
+    try:
+        return timed_modules(model)
+    except NotCovered as e:
+        raise Unsupported(str(e)) from None
 
 
 @dataclass(frozen=True)

@@ -34,10 +34,9 @@ from typing import Iterator
 import torch
 import torch.nn.functional as F
 
+from vitbench.cost.memory import OPTIMIZERS
+from vitbench.dtypes import TRAIN_NAMES as TRAIN_DTYPES
 from vitbench.measure.backends import Unsupported, autocast_dtype, precision, sdpa_backend, weight_dtype
-
-TRAIN_DTYPES = ("fp32", "tf32", "bf16", "amp-fp16", "amp-bf16")
-OPTIMIZERS = ("adamw", "sgd")
 
 
 def check_trainable(dtype: str) -> None:

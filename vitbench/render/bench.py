@@ -42,13 +42,12 @@ def bench_table(rows: list[dict], title: str, caption: str, wide: bool = False) 
     extra += (["mfu"] if wide and cuda else []) + (["compile_s"] if wide and any(r["compile"] for r in rows) else [])
     extra += ["max_batch"] if any(r.get("max_batch") is not None for r in rows) else []
     table = new_table(title, caption)
-    names = ["point", "run", "median ms", "p10–p90 ms", "img/s", *map(header, extra), "peak MiB", "kernel",
-             "status"]
-    add_columns(table, names, text={"point", "run", "kernel", "status"})
+    names = ["point", "median ms", "p10–p90 ms", "img/s", *map(header, extra), "peak MiB", "kernel", "status"]
+    add_columns(table, names, text={"point", "kernel", "status"})
     for r in rows:
         run = f"{r['dtype']} {r['attn']}" + (" compiled" if r["compile"] else "") + _training(r)
         spread = "-" if r["latency_ms_p10"] is None else f"{fmt_ms(r['latency_ms_p10'])}–{fmt_ms(r['latency_ms_p90'])}"
-        table.add_row(escape(f"{r['model']} {_res(r)} b{r['batch']}"), run,
+        table.add_row(escape(f"{r['model']} {_res(r)} b{r['batch']} {run}"),
                       format_value("latency_ms_median", r["latency_ms_median"]), spread,
                       format_value("throughput_ips", r["throughput_ips"]),
                       *(format_value(c, r.get(c)) for c in extra), format_value("mem_peak_mib", r["mem_peak_mib"]),

@@ -18,11 +18,11 @@ from rich.text import Text
 
 from vitbench.compare import EXACT_COLUMNS, NOISY_METRICS, VERDICTS, Comparison, Finding
 from vitbench.render import fmt_int, fmt_pct
+from vitbench.schema import BY_NAME
 
 STYLES = {"regression": "bold red", "inconclusive": "magenta", "improved": "green", "changed": "yellow",
           "noise": "yellow", "ok": "dim"}
 SHORT = {"latency_ms_median": "latency", "throughput_ips": "throughput", "mem_peak_mib": "peak mem"}
-UNITS = {"latency_ms_median": "ms", "throughput_ips": "img/s", "mem_peak_mib": "MiB"}
 
 
 ORDER = ("config", "status") + EXACT_COLUMNS + NOISY_METRICS
@@ -58,7 +58,7 @@ def fmt_value(metric: str, value) -> str:
         return fmt_int(int(value))
     if metric == "mem_peak_mib":
         return f"{value:,.1f} MiB"
-    return _number(value, UNITS.get(metric, ""))
+    return _number(value, BY_NAME[metric].unit if metric in BY_NAME else "")
 
 
 def _pct(fraction: float) -> str:

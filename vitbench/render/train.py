@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from vitbench.components import LABELS, MATMUL
+from vitbench.components import LABELS, MATMUL, OTHER
 from vitbench.cost.memory import MIB, TrainingMemory
 from vitbench.cost.train_cost import TrainCost
 from vitbench.cost.training import TrainingMacs
@@ -37,7 +37,7 @@ def train_flops_table(cfg: ViTConfig, t: TrainingMacs, batch: int, attn: str, gr
                       f"{MAC_CAPTION}")
     add_columns(table, ["component", "forward", "backward", "bwd/fwd", "recompute", "step"], text={"component"})
     hardware = t.hardware_by_component()
-    for c in MATMUL:
+    for c in (c for c in MATMUL if c != OTHER or t.forward.other):  # other: shown only when nonzero
         fwd, bwd = getattr(t.forward, c) * batch, getattr(t.backward, c) * batch
         table.add_row(LABELS[c], _g(fwd), _g(bwd), f"{bwd / fwd:g} ×" if fwd else "-",
                       _g(hardware[c] * batch - fwd - bwd), _g(hardware[c] * batch))
