@@ -39,7 +39,6 @@ def test_a_compiled_training_step_is_one_graph_forward_and_backward():
     """--compile --mode train: the compiling call is a whole step (the backward graph compiles at its first
     backward), nothing recompiles while timing, the profiled step shows the kernel, and the saved tensors of the
     compiled graph are counted (saved_tensors_hooks see AOTAutograd's saved tensors)."""
-    torch.set_num_threads(1)
     spec = BenchSpec(batch=2, device="cpu", mode="train", compile=True, grad_checkpoint=True, memory=False, **FAST)
     row = run_point(micro(), spec, ("latency",)).row
     assert row["status"] == "ok", row["error"]
@@ -48,23 +47,22 @@ def test_a_compiled_training_step_is_one_graph_forward_and_backward():
 
 
 @pytest.mark.slow
-def test_checkpointing_lowers_the_measured_peak_of_a_deep_model():
-    """ViT-Ti/16 (12 blocks) at 224 px, batch 16: the memory model predicts 380 MiB less with checkpointing
-    (449 MiB of saved activations become 32 MiB of block inputs plus 37 MiB recomputed for one block). On CPU
-    the measured peak is the child's RSS, whose non-tensor part moves between runs: torch's profiler (the
-    attention-kernel step) adds 60-80 MiB, glibc keeps freed heap pages, and with checkpointing the peak is set
-    by one or the other. Measured savings here: 190-333 MiB; the test asks for a third of the prediction."""
-    cfg = resolve("vit_ti16", 224)
-    peaks, bounds = {}, {}
+def test_checkpointed_and_plain_rows_on_cpu_carry_the_measured_split_and_respect_the_bound():
+    """ViT-Ti/16 (12 blocks) at 128 px, batch 16: the saved activations a row reports (tensor bytes of the
+    measured step) are the memory model's, 148 MiB plain and 11 MiB checkpointed; the peak RSS above the base
+    is at least the closed-form bound in both. That checkpointing lowers the measured *peak* is asserted on the
+    tensor-level peak (tests/test_train.py) and on CUDA's allocator peak (below): CPU peak RSS also holds
+    torch's own memory, the profiler's and glibc's free pages, which moved a checkpointed run's peak by up to
+    300 MiB between runs here (docs/training.md)."""
+    cfg = resolve("vit_ti16", 128)
     for ckpt in (False, True):
         spec = BenchSpec(batch=16, device="cpu", mode="train", grad_checkpoint=ckpt, warmup=0, min_warmup_s=0.0,
                          iters=1, min_time_s=0.0)
         row = run_point(cfg, spec, ("memory",)).row
         assert row["status"] == "ok", row["error"]
-        peaks[ckpt], bounds[ckpt] = row["mem_peak_mib"] - row["mem_base_mib"], row["mem_peak_pred_mib"]
-        assert peaks[ckpt] >= bounds[ckpt]
-    assert bounds[False] - bounds[True] == pytest.approx(379.5, abs=0.1)
-    assert peaks[False] - peaks[True] > (bounds[False] - bounds[True]) / 3, peaks
+        mem = training_memory(cfg, 16, grad_checkpoint=ckpt, device="cpu")
+        assert row["mem_activations_mib"] == mem.activations / MIB
+        assert row["mem_peak_mib"] - row["mem_base_mib"] >= row["mem_peak_pred_mib"] == mem.peak_lower_bound / MIB
 
 
 @pytest.mark.gpu

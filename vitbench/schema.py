@@ -207,8 +207,9 @@ CONFIG_COLUMNS = names("config")
 RUNTIME_KEY_COLUMNS = names("runtime")
 # The key resume and merge join on: the whole config (tokens follows from it) and the runtime key.
 CONFIG_KEY = tuple(c for c in CONFIG_COLUMNS if c != "tokens") + RUNTIME_KEY_COLUMNS
-# The value a runtime-key column takes in result files written before it existed (their rows ran that way).
-KEY_DEFAULTS = {"mode": "infer"}
+# The value a runtime-key column takes in result files written before it existed (their rows ran that way: forward
+# passes, so no optimizer and no checkpointing).
+KEY_DEFAULTS = {"mode": "infer", "optimizer": "", "grad_checkpoint": "False"}
 COST_COLUMNS = names("cost")
 EXACT_COLUMNS = tuple(c.name for c in COLUMNS if c.exact)
 MEASURED_COLUMNS = names("measured")
