@@ -35,25 +35,19 @@ def assert_one_line_error(result, *fragments):
 
 # ------------------------------------------------------------------------------------------------ bench
 
-def test_bench_train_writes_an_ok_train_row_slower_than_the_same_points_inference(tmp_path):
+def test_bench_train_writes_an_ok_train_row(tmp_path):
     """Issue 14, done when: `bench --model vit_ti16 --res 64 --batch 4 --mode train --device cpu` writes an ok
-    row with mode train, and a training step takes longer than the same point's forward. A step is forward +
-    backward (2.98 × the forward's MACs here) + loss + AdamW; compared on the fastest raw sample of each (noise
-    on a shared CPU only adds time) with a margin of 1.5 ×, half the MAC ratio."""
-    point = ["--model", "vit_ti16", "--res", "64", "--batch", "4", "--device", "cpu", *FAST]
-    rows, fastest = {}, {}
-    for mode in ("infer", "train"):
-        out = tmp_path / f"{mode}.csv"
-        result = run("bench", *point, "--mode", mode, "--csv", out)
-        assert result.exit_code == 0, result.output
-        rows[mode] = pd.read_csv(out).iloc[0]
-        fastest[mode] = pd.read_csv(tmp_path / f"{mode}.samples.csv")["value"].min()
-    train = rows["train"]
+    row with mode train (that its latency is above the same point's inference: tests/test_point_train.py, where
+    the two are measured interleaved in one process)."""
+    out = tmp_path / "train.csv"
+    result = run("bench", "--model", "vit_ti16", "--res", "64", "--batch", "4", "--device", "cpu", *FAST,
+                 "--mode", "train", "--csv", out)
+    assert result.exit_code == 0, result.output
+    train = pd.read_csv(out).iloc[0]
     assert train["status"] == "ok" and train["mode"] == "train" and train["optimizer"] == "adamw"
     assert not train["grad_checkpoint"] and train["attn_kernel"] == "_scaled_dot_product_flash_attention_for_cpu"
     assert train["macs_train"] == 3 * train["macs"] - train["macs_patch_embed"]
-    assert fastest["train"] > 1.5 * fastest["infer"], fastest
-    assert train["latency_ms_median"] > rows["infer"]["latency_ms_median"]
+    assert train["latency_ms_median"] > 0 and len(pd.read_csv(tmp_path / "train.samples.csv")) == train["n_iters"]
 
 
 def test_bench_train_row_splits_memory_and_carries_the_closed_form(tmp_path):
