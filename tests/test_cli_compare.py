@@ -349,6 +349,7 @@ def test_zoo_cost_gate_through_the_cli(tmp_path):
     assert swept.exit_code == 0, swept.output
     result = invoke("compare", ROOT / "results" / "baselines" / "zoo_cost.csv", fresh, "--strict")
     assert result.exit_code == 0, result.output
+    # 26 rows x 9 exact metrics (tokens, params, macs, the 6 components incl. other; macs_train: train rows only)
     assert "PASS: 0 regression(s), 0 improved, 0 changed, 0 within noise, 234 unchanged (26 common rows" in \
         result.output
 

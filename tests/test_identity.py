@@ -9,7 +9,8 @@ VIT_B = resolve("vit_b16")
 
 
 def test_named_and_architecture_fields_come_from_the_schema():
-    assert NAMED == ("model", "res_h", "res_w", "batch", "dtype", "attn", "compile", "mode")
+    assert NAMED == ("model", "res_h", "res_w", "batch", "dtype", "attn", "compile", "mode", "optimizer",
+                     "grad_checkpoint")
     assert ARCH_FIELDS == ("patch", "dim", "depth", "heads", "mlp_ratio", "classes", "pool", "registers",
                            "distill")
 

@@ -86,3 +86,11 @@ def test_trials_are_uncompiled_memory_only_single_forwards():
 def test_needs_a_resolved_cuda_device(device):
     with pytest.raises(VitbenchError, match="needs a CUDA device"):
         find_max_batch(resolve("vit_ti16"), BenchSpec(device=device), FakeRunPoint(1))
+
+
+def test_train_trials_search_the_largest_step_that_fits():
+    """--find-max-batch --mode train: every trial is a training step with the point's optimizer and checkpointing."""
+    run = FakeRunPoint(6, oom_from=7)
+    spec = BenchSpec(device="cuda", mode="train", optimizer="sgd", grad_checkpoint=True)
+    assert find_max_batch(resolve("vit_ti16"), spec, run, limit=64).batch == 6
+    assert all((t.mode, t.optimizer, t.grad_checkpoint) == ("train", "sgd", True) for t, _ in run.specs)

@@ -14,7 +14,7 @@ from vitbench.errors import VitbenchError
 from vitbench.plot import FIGURES, fig_latency_vs_tokens, plot_results, split_curves
 from vitbench.plotdata import (cost_rows, load_results, measured_rows, memory_lower_bound_mb, prepare, row_config,
                                series, with_patch)
-from vitbench.schema import ALL_COLUMNS, COST_COLUMNS, make_row
+from vitbench.schema import ALL_COLUMNS, CONFIG_COST_COLUMNS, make_row
 from vitbench.cost.analytic import cost_row
 from vitbench.zoo import resolve
 
@@ -29,6 +29,8 @@ EXPECTED = {
     "attention_backends": {"macs_vs_tokens", "attn_share_vs_res", "latency_vs_tokens", "memory_vs_tokens"},
     "zoo": {"macs_vs_tokens", "latency_vs_tokens", "memory_vs_tokens"},
     "cuda_batch": {"mfu_vs_batch"},
+    "train": {"macs_vs_tokens", "attn_share_vs_res", "latency_vs_tokens", "memory_vs_tokens", "train_memory_vs_batch",
+              "time_per_image_vs_tokens"},
 }
 
 
@@ -123,7 +125,7 @@ def test_fixture_cost_columns_are_the_closed_form(frames):
     for df in frames.values():
         for _, row in df.iterrows():
             expected = cost_row(row_config(row))
-            assert {c: row[c] for c in COST_COLUMNS} == pytest.approx(expected, rel=1e-6)
+            assert {c: row[c] for c in CONFIG_COST_COLUMNS} == pytest.approx(expected, rel=1e-6)
 
 
 def test_fixture_columns_are_in_the_schema():
@@ -250,3 +252,30 @@ def test_write_atomically_creates_files_with_the_usual_permissions(tmp_path):
     with pytest.raises(VitbenchError, match=r"^cannot write .*a\.bin: boom$"):
         write_atomically(path, lambda f: (f.write(b"partial"), (_ for _ in ()).throw(OSError("boom"))))
     assert path.read_bytes() == b"abc" and os.listdir(path.parent) == ["a.bin"]
+
+
+def test_train_figures_say_why_without_train_rows(plotted):
+    skipped = dict(plotted["resolutions"].skipped)
+    assert "no train rows" in skipped["train_memory_vs_batch"] and "no train rows" in skipped["time_per_image_vs_tokens"]
+
+
+def test_train_rows_pair_with_their_inference_rows(frames):
+    from vitbench.plot import train_infer_ratio
+
+    df = frames["train"]
+    pairs = train_infer_ratio(measured_rows(df, ["latency_ms_median"]))
+    assert len(pairs) == 10  # every measured train point has its infer point (suites/train.yaml on a CPU)
+    assert (pairs["mode"] == "train").all() and (pairs["ratio"] > 0).all()
+    assert pairs["macs_ratio"].between(2.9, 3.0).all()  # 3 × forward but the patch embed's 2 ×
+
+
+def test_memory_bound_of_a_train_row_is_the_training_model(frames):
+    from vitbench.cost.memory import MIB, training_memory
+    from vitbench.plotdata import memory_lower_bound_mb, row_config
+
+    df = frames["train"]
+    row = df[(df["mode"] == "train") & (df["status"] == "ok")].iloc[0]
+    bound = training_memory(row_config(row), int(row["batch"]), "fp32", "sdpa", "adamw", device="cpu")
+    assert memory_lower_bound_mb(row) == row["mem_base_mib"] + bound.peak_lower_bound / MIB
+    without = row.drop("mem_peak_pred_mib")  # an older row: computed from its config and runtime key
+    assert memory_lower_bound_mb(without) == pytest.approx(memory_lower_bound_mb(row), rel=1e-12)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from vitbench.cost.analytic import macs
+from vitbench.cost.training import training_macs
 from vitbench.suite import check_invalid, expand, load_suite
 
 SUITES = Path(__file__).resolve().parent.parent / "suites"
@@ -18,6 +20,7 @@ EXPECTED = {
     "ci_smoke": (4, 4, 0),
     "zoo_cost": (26, 0, 0),  # closed form only (the compare baseline's suite)
     "gpu_gate": (4, 0, 4),  # the CUDA regression gate: cost-only on a CPU
+    "train": (24, 21, 3),  # patch 8 at 128 px: batch 4 and 8 train, batch 8 infer are cost-only on a CPU
 }
 # Forward passes on CPU, at most: GMACs per forward × (warm-up + timed + split-timed iterations + 1 probe).
 # ~3000 GMACs is about a minute at the 40-80 GMAC/s a 2-core AVX-512 CPU sustains on ViT-B in fp32.
@@ -67,6 +70,8 @@ def test_cpu_work_stays_within_a_few_minutes(path):
     for p in expand(ls, on_cpu):
         if p.plan == "measure":
             forwards = 1 + p.spec.warmup + p.spec.iters + (p.spec.iters if p.spec.split else 0)
+            if p.spec.mode == "train":  # gmacs_per_forward is a whole step's; + the profiled and phased steps
+                forwards += 2
             work += p.gmacs_per_forward * forwards
             assert p.spec.min_warmup_s == 0 and p.spec.min_time_s == 0  # iteration counts bound the time
     assert work <= CPU_GMACS_BUDGET
@@ -101,3 +106,15 @@ def test_gpu_gate_is_gpu_bound_and_times_for_a_second():
     for p in points:
         assert p.plan == "measure" and p.cfg.name == "vit_b16" and p.spec.dtype == "bf16"
         assert p.spec.batch >= 32 and p.spec.min_warmup_s >= 1.0 and p.spec.min_time_s >= 1.0
+
+
+def test_train_suite_pairs_every_train_point_with_its_inference():
+    points = expand(load_suite(SUITES / "train.yaml"), on_cuda)
+    keys = {(p.cfg, p.spec.batch, p.spec.mode) for p in points}
+    assert {mode for _, _, mode in keys} == {"infer", "train"}
+    assert all((cfg, batch, "infer") in keys for cfg, batch, mode in keys if mode == "train")
+    assert {p.cfg.patch for p in points} == {8, 16} and {p.cfg.img_size[0] for p in points} == {64, 128}
+    assert all(p.spec.optimizer == "adamw" for p in points if p.spec.mode == "train")
+    for p in points:  # a train point's work is its step (forward + backward), an infer point's its forward
+        per_image = training_macs(p.cfg).model if p.spec.mode == "train" else macs(p.cfg).total
+        assert p.gmacs_per_forward == per_image * p.spec.batch / 1e9

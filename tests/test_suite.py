@@ -440,3 +440,41 @@ def test_runtime_axes_are_also_defaults_and_cpu_options():
 
     for model in (Defaults, CpuOverrides, ExcludeEntry):
         assert set(RUNTIME_AXES) - {"device"} <= set(model.model_fields)
+
+
+def test_optimizer_and_checkpointing_are_runtime_axes_of_train_points(tmp_path):
+    ls = load_suite(write(tmp_path, """
+        name: t
+        defaults: {mode: train}
+        measure: [latency]
+        grid: {model: vit_ti16, optimizer: [adamw, sgd], grad_checkpoint: [false, true]}
+    """))
+    points = expand(ls, cpu)
+    assert [(p.spec.optimizer, p.spec.grad_checkpoint) for p in points] == [
+        ("adamw", False), ("adamw", True), ("sgd", False), ("sgd", True)]
+    assert all(p.spec.mode == "train" for p in points)
+    assert points[0].gmacs_per_forward == pytest.approx(3 * macs(points[0].cfg).total / 1e9, rel=0.01)
+
+
+def test_an_optimizer_axis_over_infer_points_yields_equal_points(tmp_path):
+    """An inference point has no optimizer: varying it there names one point twice, which is refused."""
+    ls = load_suite(write(tmp_path, """
+        name: t
+        measure: [latency]
+        grid: {model: vit_ti16, mode: [infer, train], optimizer: [adamw, sgd]}
+    """))
+    with pytest.raises(VitbenchError, match="#0 .* and #1 .* are the same configuration"):
+        expand(ls, cpu)
+    ls = load_suite(write(tmp_path, """
+        name: t
+        measure: [latency]
+        grid: {model: vit_ti16, mode: [infer, train], optimizer: [adamw, sgd]}
+        exclude: [{mode: infer, optimizer: sgd}]
+    """))
+    assert [(p.spec.mode, p.spec.optimizer) for p in expand(ls, cpu)] == [
+        ("infer", None), ("train", "adamw"), ("train", "sgd")]
+
+
+def test_bad_optimizer_is_a_load_error(tmp_path):
+    message = load_error(tmp_path, "name: t\ngrid: {model: vit_ti16, optimizer: [lamb]}\n")
+    assert "optimizer" in message and "lamb" in message

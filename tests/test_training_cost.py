@@ -77,3 +77,13 @@ def test_training_cost_modules_do_not_import_torch():
     code = ("import sys, vitbench.cost.training, vitbench.cost.train_cost, vitbench.cost.memory; "
             "assert 'torch' not in sys.modules")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_model_macs_of_a_forward_breakdown_equal_the_closed_form():
+    """What prices an external model's training step from its own forward breakdown (`other` counts 3 ×)."""
+    from vitbench.cost.breakdown import Breakdown
+    from vitbench.cost.training import model_macs
+
+    for cfg in (resolve("vit_b16"), resolve("deit_s16", 384), resolve("vit_ti16", 64, registers=2)):
+        assert model_macs(macs(cfg)) == training_macs(cfg).model
+    assert model_macs(Breakdown("x", 10, 0, 0, 0, 0, other=7)) == 2 * 10 + 3 * 7

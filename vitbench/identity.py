@@ -103,7 +103,7 @@ def labels(keys: pd.DataFrame) -> list[str]:
             parts.append(row["res_h"] if canonical(row["res_h"]) == canonical(row["res_w"])
                          else f"{row['res_h']}x{row['res_w']}")
         for c in keys.columns:
-            if c in ("model", "res_h", "res_w"):
+            if c in ("model", "res_h", "res_w") or canonical(row[c]) == "":  # e.g. an infer row's optimizer
                 continue
             if (canonical(row[c]) != defaults[c]) if c in defaults else c in vary:
                 parts.append(f"{c}={row[c]}")

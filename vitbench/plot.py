@@ -2,8 +2,8 @@
 
 No torch. matplotlib is imported lazily inside the drawing functions and used through its object API on an
 Agg canvas: no GUI, no pyplot state, nothing changed for a caller's own matplotlib.
-Units: MACs per image (1 MAC = 2 FLOPs), latency in ms per forward of the whole batch, throughput in
-images/s, memory in MiB. Cost figures use every row (cost is known where a measurement failed); measured
+Units: MACs per image (1 MAC = 2 FLOPs), latency in ms per iteration of the whole batch (a forward, or a
+training step), throughput in images/s, memory in MiB. Cost figures use every row (cost is known where a measurement failed); measured
 figures use rows with status 'ok' only.
 """
 
@@ -311,7 +311,9 @@ def fig_memory_vs_tokens(df: pd.DataFrame):
             bounded = True
     if bounded:
         base = " + measured base" if "mem_base_mib" in ok and ok["mem_base_mib"].notna().any() else ""
-        ax.plot([], [], "k--", lw=1, label=f"lower bound: weights + live activations (closed form){base}")
+        what = ("infer: weights + live activations; train: + optimizer state, inputs, saved activations"
+                if "mode" in ok and (ok["mode"] == "train").any() else "weights + live activations")
+        ax.plot([], [], "k--", lw=1, label=f"lower bound: {what} (closed form){base}")
     _log_axes(ax)
     _tick_values(ax, pd.concat([g["tokens"] for _, g in lines]))
     ax.set_xlabel(TOKENS_LABEL)
@@ -349,6 +351,128 @@ def fig_mfu_vs_batch(df: pd.DataFrame):
     return fig
 
 
+def _train_rows(df: pd.DataFrame) -> pd.DataFrame | str:
+    if "mode" not in df or not (df["mode"] == "train").any():
+        return "no train rows (bench --mode train, or mode: train in a suite)"
+    return df[df["mode"] == "train"]
+
+
+def _peak_above_base(g: pd.DataFrame) -> pd.Series:
+    """Measured peak minus what was resident before the build (CPU: python + torch; CUDA: earlier allocations)."""
+    base = g["mem_base_mib"].fillna(0.0) if "mem_base_mib" in g else 0.0
+    return g["mem_peak_mib"] - base
+
+
+def fig_train_memory_vs_batch(df: pd.DataFrame):
+    """Train rows: measured peak memory above the base against batch (solid), and the closed-form lower bound
+    (vitbench.cost.memory, dashed in the same colour); one line per model / tokens / runtime setting."""
+    train = _train_rows(df)
+    if isinstance(train, str):
+        return train
+    ok = measured_rows(train, ["mem_peak_mib", "mem_peak_pred_mib"])
+    if isinstance(ok, str):
+        return ok
+    title, lines = series(ok, "batch", varying=("tokens",))
+    if not lines:
+        return "no train line has >= 2 batch sizes"
+    fig, axes = _new_figure(size=(8, 5.4))
+    ax = axes[0, 0]
+    for i, (label, g) in enumerate(lines):
+        line, = ax.plot(g["batch"], _peak_above_base(g), "-", **_style(i), ms=6, mfc="none", label=label)
+        ax.plot(g["batch"], g["mem_peak_pred_mib"], ls="--", lw=1, marker=".", color=line.get_color())
+    ax.plot([], [], "k--", lw=1, marker=".", label="closed-form lower bound")
+    ax.set_xscale("log", base=2)
+    batches = sorted(ok["batch"].unique())
+    ax.set_xticks(batches, [str(int(b)) for b in batches])
+    ax.set_xlabel("batch (images per training step)")
+    devices = set(ok["device"].astype(str).str.split(":").str[0]) if "device" in ok else set()
+    how = {"cuda": "CUDA: peak allocated", "cpu": "CPU: peak RSS"}
+    ax.set_ylabel(f"peak − base (MiB; {'; '.join(how[d] for d in sorted(devices) if d in how)})")
+    ax.set_ylim(bottom=0)
+    _legend_below(fig, ax, len(lines) + 1, title)
+    ax.set_title(_wrap(f"Training memory vs batch, measured (solid) and closed-form lower bound (dashed: weights "
+                       f"+ optimizer state + inputs + saved activations) — {common_context(_drawn(lines))}", 8),
+                 fontsize=10)
+    return fig
+
+
+PAIR_COLUMNS = ("arch", "patch", "res_h", "res_w", "batch", "dtype", "attn", "device", "compile")
+
+
+def train_infer_ratio(ok: pd.DataFrame) -> pd.DataFrame:
+    """Train rows paired with the infer row of the same point (PAIR_COLUMNS), with `ratio` = train median /
+    infer median and `macs_ratio` = training MACs / forward MACs (3 × but the patch embed's 2 ×)."""
+    keys = [c for c in PAIR_COLUMNS if c in ok]
+    infer = ok[ok["mode"] != "train"].drop_duplicates(subset=keys)[keys + ["latency_ms_median"]]
+    pairs = ok[ok["mode"] == "train"].merge(infer, on=keys, suffixes=("", "_infer"))
+    pairs = pairs.assign(ratio=pairs["latency_ms_median"] / pairs["latency_ms_median_infer"])
+    if "macs_train" in pairs and "macs" in pairs:
+        pairs = pairs.assign(macs_ratio=pairs["macs_train"] / pairs["macs"])
+    return pairs
+
+
+def fig_time_per_image_vs_tokens(df: pd.DataFrame):
+    """Time per image (median latency / batch) against tokens for train steps and inference forwards, at the
+    batch with the most points measured in both modes, and the train / infer time ratio of the same points
+    beside the MAC ratio (about 3)."""
+    train = _train_rows(df)
+    if isinstance(train, str):
+        return train
+    ok = measured_rows(df, ["latency_ms_median", "batch"])
+    if isinstance(ok, str):
+        return ok
+    ok = ok[ok["batch"] == _common_batch(ok)]  # one batch (lines per batch would crowd the figure)
+    ok = ok.assign(ms_per_image=ok["latency_ms_median"] / ok["batch"])
+    title, lines = series(ok, "tokens")
+    if not lines:
+        return "no line has >= 2 token counts"
+    fig, axes = _new_figure(1, 2, (12.5, 5.0))
+    ax, ax_ratio = axes[0]
+    for i, (label, g) in enumerate(lines):
+        ax.plot(g["tokens"], g["ms_per_image"], "-" if (g["mode"] == "train").all() else "--", **_style(i), ms=6,
+                mfc="none", label=label)
+    _log_axes(ax)
+    _tick_values(ax, ok["tokens"])
+    ax.set_xlabel(TOKENS_LABEL)
+    ax.set_ylabel("ms per image (median time of the batch / batch)")
+    ax.set_title("time per image: train step (solid) and inference forward (dashed)", fontsize=10)
+    pairs = train_infer_ratio(ok) if "mode" in ok else ok.iloc[0:0]
+    _ratio_panel(ax_ratio, pairs)
+    _legend_below(fig, ax, len(lines), title)
+    fig.suptitle(_wrap(f"Training vs inference time per image vs tokens — {common_context(_drawn(lines))}", 12.5, 12))
+    return fig
+
+
+def _common_batch(ok: pd.DataFrame) -> int:
+    """The batch with the most train points that have an infer point beside them (ties: the largest)."""
+    pairs = train_infer_ratio(ok) if "mode" in ok else ok.iloc[0:0]
+    if pairs.empty:
+        return ok.loc[ok["mode"] == "train", "batch"].max()
+    counts = pairs.groupby("batch").size()
+    return max(counts.index, key=lambda b: (counts[b], b))
+
+
+def _ratio_panel(ax, pairs: pd.DataFrame) -> None:
+    if pairs.empty:
+        ax.text(0.5, 0.5, "no infer row measured at the same point as a train row", ha="center", va="center",
+                transform=ax.transAxes, fontsize=9)
+        ax.set_axis_off()
+        return
+    _, lines = series(pairs, "tokens")
+    for i, (label, g) in enumerate(lines or [("", pairs.sort_values("tokens"))]):
+        ax.plot(g["tokens"], g["ratio"], "-", **_style(i), ms=6, mfc="none", label=label)
+    if "macs_ratio" in pairs:
+        ax.plot(pairs["tokens"], pairs["macs_ratio"], "k_", ms=14, mew=1.5, ls="none",
+                label="MAC ratio: training / forward MACs")
+    ax.legend(fontsize=7, loc="best")
+    _log_axes(ax, y=False)
+    _tick_values(ax, pairs["tokens"])
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel(TOKENS_LABEL)
+    ax.set_ylabel("train step time / inference forward time (same point)")
+    ax.set_title("what a training step costs in forwards", fontsize=10)
+
+
 FIGURES = (
     ("macs_vs_tokens", fig_macs_vs_tokens,
      "MACs per image vs tokens by component (log-log) and their shares; attention core vs MLP crossover at N = F."),
@@ -356,6 +480,10 @@ FIGURES = (
     ("latency_vs_tokens", fig_latency_vs_tokens, "Median latency (p10–p90 bars) and throughput vs tokens."),
     ("memory_vs_tokens", fig_memory_vs_tokens, "Measured peak memory vs tokens, with a closed-form lower bound."),
     ("mfu_vs_batch", fig_mfu_vs_batch, "Model FLOP utilisation vs batch (CUDA rows)."),
+    ("train_memory_vs_batch", fig_train_memory_vs_batch,
+     "Training memory vs batch: measured peak above the base beside the closed-form lower bound."),
+    ("time_per_image_vs_tokens", fig_time_per_image_vs_tokens,
+     "Time per image vs tokens, training step and inference forward, and their ratio beside the MAC ratio."),
 )
 
 

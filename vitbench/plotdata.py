@@ -24,7 +24,7 @@ from typing import Callable, Optional
 import numpy as np
 import pandas as pd
 
-from vitbench.cost.memory import MIB, inference_lower_bound_bytes
+from vitbench.cost.memory import MIB, peak_lower_bound_bytes
 from vitbench.errors import VitbenchError, echo
 from vitbench.results_io import read_table
 from vitbench.schema import BY_NAME, CONFIG_COLUMNS, STATUSES
@@ -36,8 +36,10 @@ REQUIRED_COLUMNS = ("model", "patch", "res_h", "res_w", "dim", "depth", "heads",
 ARCH_COLUMNS = ("dim", "depth", "heads", "mlp_ratio", "classes", "distill", "registers")
 DEFAULTS = {"mlp_ratio": 4.0, "classes": 1000, "pool": "cls", "registers": 0, "distill": False, "status": "ok"}
 # Columns that may tell the lines of a measured figure apart, in legend order.
-SERIES_COLUMNS = ("arch", "attn", "dtype", "device", "batch", "compile")
-TEXT_COLUMNS = {"model", "pool", "device", "dtype", "attn", "device_name", "status", "error", "arch"}
+SERIES_COLUMNS = ("arch", "mode", "attn", "dtype", "device", "batch", "compile", "optimizer", "grad_checkpoint")
+TEXT_COLUMNS = {"model", "pool", "device", "dtype", "attn", "device_name", "status", "error", "arch", "mode",
+                "optimizer"}
+BOOL_COLUMNS = ("compile", "distill", "grad_checkpoint")
 
 
 NUMBER_FORMATS = ("int", "float", "ms", "mib", "pct", "s")  # schema formats of numeric columns
@@ -169,13 +171,13 @@ def prepare(df: pd.DataFrame, source: str = "rows", check: bool = True) -> pd.Da
         check_values(df, source)
     df = df.copy()
     for col in df.columns:
-        if col not in TEXT_COLUMNS and col not in ("compile", "distill"):
+        if col not in TEXT_COLUMNS and col not in BOOL_COLUMNS:
             converted = pd.to_numeric(df[col], errors="coerce")
             if converted.notna().sum() >= df[col].notna().sum():  # numeric column: keep as numbers
                 df[col] = converted
     for col, value in DEFAULTS.items():
         df[col] = df[col].fillna(value) if col in df else value
-    for col in ("distill", "compile"):
+    for col in BOOL_COLUMNS:
         if col in df:
             df[col] = df[col].map(lambda v: str(v).strip().lower() in ("true", "1", "1.0"))
     df = df.dropna(subset=list(REQUIRED_COLUMNS))
@@ -261,7 +263,8 @@ def measured_rows(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame | str:
 
 
 KEY_TITLES = {"arch": "model", "attn": "attention", "dtype": "dtype", "device": "device", "batch": "batch",
-              "compile": "compile", "tokens": "tokens", "patch": "patch", "res_h": "height", "res_w": "width"}
+              "compile": "compile", "tokens": "tokens", "patch": "patch", "res_h": "height", "res_w": "width",
+              "mode": "mode", "optimizer": "optimizer", "grad_checkpoint": "checkpointing"}
 
 
 def series(df: pd.DataFrame, x: str, varying: tuple[str, ...] = ()) -> tuple[str, list[tuple[str, pd.DataFrame]]]:
@@ -318,6 +321,8 @@ def describe(key: str, value) -> str:
         return f"{int(value)} px"
     if key == "compile":
         return "compiled" if value else "eager"
+    if key == "grad_checkpoint":
+        return "checkpointed" if value else "no checkpointing"
     return _plain(value)
 
 
@@ -332,17 +337,24 @@ def read_metadata(path: str | Path) -> dict | None:
 
 
 def memory_lower_bound_mb(row) -> float | None:
-    """A lower bound on the peak memory (MiB) of one forward: the measured base (`mem_base_mib`, what was
-    resident before the model was built; 0 when absent) + the closed form of
-    `vitbench.cost.memory.inference_lower_bound_bytes` (weights + the tensors that must be live at once).
-    None when the row lacks what it needs (params, batch, a known dtype)."""
-    need = ("params", "batch", "dtype", "tokens", "dim", "heads")
-    if any(pd.isna(row.get(k)) for k in need):
-        return None
-    bound = inference_lower_bound_bytes(row_config(row), int(row["params"]), int(row["batch"]), row["dtype"],
-                                        row.get("attn"))
-    if bound is None:
-        return None
+    """A lower bound on the peak memory (MiB) of one point: the measured base (`mem_base_mib`, what was resident
+    before the model was built; 0 when absent) + the closed form: the row's `mem_peak_pred_mib`, or where the
+    row lacks it `vitbench.cost.memory.peak_lower_bound_bytes` of its config and runtime key (train rows: the
+    training step's bound; others: the row's params as weights + the tensors that must be live at once). None
+    when the row lacks what it needs (batch, a known dtype)."""
+    pred = row.get("mem_peak_pred_mib")
+    if pred is None or pd.isna(pred):
+        if any(pd.isna(row.get(k)) for k in ("batch", "dtype", "tokens", "dim", "heads")):
+            return None
+        mode = row.get("mode") if isinstance(row.get("mode"), str) else "infer"
+        optimizer = row.get("optimizer") if isinstance(row.get("optimizer"), str) else None
+        count = None if pd.isna(row.get("params")) else int(row["params"])
+        bound = peak_lower_bound_bytes(row_config(row), int(row["batch"]), row["dtype"], row.get("attn"), mode,
+                                       optimizer, bool(row.get("grad_checkpoint", False)),
+                                       str(row.get("device") or "cuda"), count)
+        if bound is None:
+            return None
+        pred = bound / MIB
     base = row.get("mem_base_mib")
     base = 0.0 if base is None or pd.isna(base) else float(base)
-    return base + bound / MIB
+    return base + float(pred)

@@ -1,8 +1,8 @@
 """`vitbench report`: one markdown file from a results CSV — environment, findings computed from the rows,
 summary tables, and the figures of vitbench.plot written next to it (<report stem>_files/). No torch.
 
-Units as in the rows: MACs per image (1 MAC = 2 FLOPs), latency in ms per forward of the whole batch
-(median, p10–p90 over the timed iterations), throughput in images/s, memory in MiB (2**20 bytes).
+Units as in the rows: MACs per image (1 MAC = 2 FLOPs), latency in ms per iteration of the whole batch
+(a forward or a training step; median, p10–p90 over the timed iterations), throughput in images/s, memory in MiB (2**20 bytes).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from vitbench.plotdata import (common_context, cost_rows, describe, load_results
                                series, with_patch)
 
 CONVENTIONS = ("MACs are per image (1 MAC = 1 multiply-add = 2 FLOPs) from the closed form; latency is ms per "
-               "forward of the whole batch (median, p10–p90 over the timed iterations); throughput = batch / "
+               "iteration of the whole batch: a forward, or on train rows a training step (median, p10–p90 over "
+               "the timed iterations); throughput = batch / "
                "median; memory in MiB. Measured values come only from rows with status `ok`.")
 MAX_FINDINGS_PER_KIND = 6
 
@@ -245,18 +246,28 @@ def measured_table(df: pd.DataFrame) -> str | None:
     if isinstance(ok, str):
         return None
     get = lambda r, c, f: f(r[c]) if c in r and pd.notna(r[c]) else None
+    train = "mode" in ok and bool((ok["mode"] == "train").any())  # a mode column only where train rows are
     body = []
     for _, r in ok.sort_values(["arch", "tokens"]).iterrows():
         spread = (f" [{num(r['latency_ms_p10'])}–{num(r['latency_ms_p90'])}]"
                   if "latency_ms_p90" in r and pd.notna(r["latency_ms_p90"]) else "")
+        mode = [_mode(r)] if train else []
         body.append([r["arch"], int(r["patch"]), _res(r), int(r["tokens"]), get(r, "batch", lambda v: f"{v:.0f}"),
-                     r.get("device"), r.get("dtype"), r.get("attn"), f"{num(r['latency_ms_median'])}{spread}",
+                     r.get("device"), r.get("dtype"), r.get("attn"), *mode, f"{num(r['latency_ms_median'])}{spread}",
                      get(r, "n_iters", lambda v: f"{v:.0f}"),
                      get(r, "throughput_ips", num), get(r, "mem_peak_mib", lambda v: f"{v:,.0f}"),
                      f"{100 * r['mfu']:.1f}%" if "mfu" in r and pd.notna(r["mfu"]) else None])
+    shift = int(train)
     return md_table(["model", "patch", "res (px)", "tokens", "batch", "device", "dtype", "attn",
-                     "latency ms, median [p10–p90]", "n", "images/s", "peak MiB", "MFU"], body,
-                    right={1, 2, 3, 4, 8, 9, 10, 11, 12})
+                     *(["mode"] if train else []), "latency ms, median [p10–p90]", "n", "images/s", "peak MiB", "MFU"],
+                    body, right={1, 2, 3, 4, *(c + shift for c in (8, 9, 10, 11, 12))})
+
+
+def _mode(row) -> str:
+    """'infer', or 'train adamw' / 'train sgd, ckpt' (the step a train row timed)."""
+    if row.get("mode") != "train":
+        return "infer"
+    return f"train {row.get('optimizer') or ''}".rstrip() + (", ckpt" if row.get("grad_checkpoint") else "")
 
 
 def failed_table(df: pd.DataFrame) -> str | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional, Protocol, Sequence
 
 from vitbench.errors import VitbenchError
+from vitbench.cost import training
 from vitbench.schema import RUNTIME_KEY_COLUMNS, make_row
 from vitbench.results_io import row_key
 from vitbench.subject import for_config
@@ -69,11 +70,19 @@ def point_row_key(point: Point) -> tuple[str, ...]:
     return row_key({**fields, **_runtime_fields(point)})
 
 
-def cost_row(point: Point) -> dict:
-    """A closed-form row: config, runtime keys and every exact cost column (params, MACs per image by
-    component, attention-core share); time and memory columns stay empty."""
+def _cost_fields(point: Point) -> dict:
+    """The exact cost columns of a point: params, MACs per image by component, attention-core share, and for
+    a train point the training MACs per image."""
     subject = for_config(point.cfg)
-    return make_row(**subject.config_row(), **_runtime_fields(point), **subject.cost_row(), status="ok")
+    extra = training.cost_row(subject.macs()) if point.spec.mode == "train" else {}
+    return {**subject.cost_row(), **extra}
+
+
+def cost_row(point: Point) -> dict:
+    """A closed-form row: config, runtime keys and every exact cost column (`_cost_fields`); time and memory
+    columns stay empty."""
+    subject = for_config(point.cfg)
+    return make_row(**subject.config_row(), **_runtime_fields(point), **_cost_fields(point), status="ok")
 
 
 def invalid_row(point: Point) -> dict:

@@ -5,12 +5,14 @@ Tables, CSV headers, `compare`, plots and reports read this registry; adding a c
 
 Conventions: MAC columns are per image (1 MAC = 1 multiply-add = 2 FLOPs); time in milliseconds per iteration of
 the whole batch (an inference forward, or a training step); memory in MiB (2**20 bytes, hence `_mib`); throughput
-in images per second; shares are fractions (0..1).
+in images per second; shares are fractions (0..1). Train rows (mode 'train') count FLOP/s and MFU with the training
+MACs (`macs_train`: forward + backward, no recomputation), infer rows with the forward MACs (`macs`).
 
 Kinds:
   config    the model and its input (with the runtime key: the row's key for resume and merge)
-  runtime   how the point ran: batch, device, dtype, attention backend, compile, mode
-  cost      exact, from the closed form (equal to both counters, see README)
+  runtime   how the point ran: batch, device, dtype, attention backend, compile, mode (and, training: optimizer,
+            gradient checkpointing)
+  cost      from the closed form: exact counts (equal to both counters, see README) and the memory model's bound
   measured  timings, memory and efficiency taken by running the model
   context   what the measurement ran on or found out (device name, threads, the attention kernel that ran)
   status    `ok`, `oom`, `unsupported`, `error` or `invalid`, and one line saying why
@@ -76,12 +78,22 @@ COLUMNS: tuple[Column, ...] = (
     _c("attn", "runtime", "", "attn", "sdpa (torch picks), flash / efficient / cudnn / math (pinned), manual"),
     _c("compile", "runtime", "", "compiled", "torch.compile'd (static shapes, compiled per point)", "bool"),
     _c("mode", "runtime", "", "mode", "infer (forward) or train (forward + loss + backward + optimizer step)"),
+    _c("optimizer", "runtime", "", "optimizer", "train rows: adamw (torch defaults) or sgd (momentum 0.9); "
+       "empty for infer"),
+    _c("grad_checkpoint", "runtime", "", "ckpt", "train rows: per-block activation checkpointing "
+       "(torch.utils.checkpoint); false for infer", "bool"),
     # -- exact cost, per image
     _c("params", "cost", "params", "params", "trainable parameters, exact", "int", "lower", True),
     _c("macs", "cost", "MACs/image", "MACs", "forward MACs per image, all matmul components", "int", "lower", True),
     *(_c(f"macs_{c}", "cost", "MACs/image", f"{c} MACs", f"forward MACs per image in the {_COMPONENT_DOC[c]}",
          "int", "lower", True) for c in MATMUL),
     _c("attn_core_share", "cost", "fraction", "attn core", "attention-core MACs / total MACs", "pct"),
+    _c("macs_train", "cost", "MACs/image", "train MACs", "train rows: MACs per image of a training step, forward "
+       "+ backward without recomputation (vitbench.cost.training; the MFU numerator)", "int", "lower", True),
+    _c("mem_peak_pred_mib", "cost", "MiB", "bound MiB", "closed-form lower bound on mem_peak_mib − mem_base_mib "
+       "(vitbench.cost.memory): train: weights + optimizer state + inputs + saved activations (+ one block's "
+       "recompute when checkpointing); infer: weights + the largest set of live activations; zoo models only",
+       "mib"),
     # -- measured: time
     _c("latency_ms_median", "measured", "ms", "median ms", "median time per iteration of the batch", "ms", "lower"),
     _c("latency_ms_p10", "measured", "ms", "p10 ms", "10th percentile of the timed iterations", "ms"),
@@ -111,9 +123,16 @@ COLUMNS: tuple[Column, ...] = (
        "mib", "lower"),
     _c("mem_base_mib", "measured", "MiB", "base MiB",
        "resident before the model was built (CPU: python + torch, part of the peak)", "mib"),
+    _c("mem_grads_mib", "measured", "MiB", "grads MiB", "train rows: parameter gradient bytes (after backward)",
+       "mib"),
+    _c("mem_optimizer_mib", "measured", "MiB", "optimizer MiB", "train rows: optimizer state bytes on the "
+       "parameters' device (AdamW: exp_avg, exp_avg_sq and, on CPU, step counters; SGD: momentum_buffer)", "mib"),
+    _c("mem_activations_mib", "measured", "MiB", "activations MiB", "train rows, eager: bytes autograd saved for "
+       "the backward in forward + loss (unique storages, saved_tensors_hooks; autocast's weight copies included)",
+       "mib"),
     # -- measured: efficiency
-    _c("tflops_achieved", "measured", "TFLOP/s", "TFLOP/s", "2 · macs · batch / median, in 1e12 FLOP/s", "float",
-       "higher"),
+    _c("tflops_achieved", "measured", "TFLOP/s", "TFLOP/s", "2 · macs · batch / median (train rows: macs_train), "
+       "in 1e12 FLOP/s", "float", "higher"),
     _c("mfu", "measured", "fraction", "MFU", "tflops_achieved / peak_tflops", "pct", "higher"),
     _c("peak_tflops", "context", "TFLOP/s", "peak TFLOP/s", "the device's dense datasheet peak for the dtype "
        "(vitbench.hardware; MIG slices scaled by SMs); empty where the table cannot vouch for the part", "float"),
@@ -160,6 +179,29 @@ COUNTER_COLUMNS: tuple[Column, ...] = (
     *(_c(f"ops_{c}", "cost", "element-ops/image", f"{c} ops",
          f"{c} element-ops per image (LayerNorm 5 per element; softmax, GELU 1); empty where the counter "
          f"does not see them", "int") for c in ELEMENTWISE),
+    # flops --mode train
+    _c("macs_recompute", "cost", "MACs/image", "recompute MACs", "flops --mode train: MACs per image the device "
+       "runs again: fused attention's QKᵀ in its backward, checkpointed blocks up to fc1", "int", "lower", True),
+    _c("macs_step", "cost", "MACs/image", "step MACs", "flops --mode train: MACs per image of the whole step as "
+       "the counter saw it: macs_train + macs_recompute (closed form) or what FlopCounterMode counted", "int",
+       "lower", True),
+    # memory (closed form; the mem_* columns of result rows hold the same quantities, measured)
+    _c("mem_inputs_mib", "cost", "MiB", "inputs MiB", "memory: the batch's images and int64 labels", "mib"),
+    _c("mem_recompute_mib", "cost", "MiB", "recompute MiB", "memory --grad-checkpoint: one block's saved set, "
+       "alive again while that block is back-propagated", "mib"),
+    # train-cost
+    _c("convention", "context", "", "convention", "train-cost: model (forward + backward) or 3x-forward MACs "
+       "per image"),
+    _c("images", "config", "", "images", "train-cost: images seen (dataset size × epochs)", "int"),
+    _c("macs_total", "cost", "MACs", "MACs", "train-cost: MACs per image (by the convention) × images", "int"),
+    _c("flops_total", "cost", "FLOPs", "FLOPs", "train-cost: 2 × macs_total", "int"),
+    _c("hardware", "context", "", "hardware", "train-cost: the device unit (vitbench.hardware key)"),
+    _c("device_hours", "cost", "device-hours", "device-hours", "train-cost: FLOPs / (MFU × peak) / 3600, "
+       "hours of one device unit", "float"),
+    _c("device_days", "cost", "device-days", "device-days", "train-cost: device_hours / 24", "float"),
+    _c("price_per_hour", "context", "per device-hour", "price", "train-cost: --price", "float"),
+    _c("cost", "cost", "", "cost", "train-cost: device_hours × price_per_hour (the price's currency)",
+       "float"),
 )
 
 BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS + COUNTER_COLUMNS}
@@ -175,19 +217,32 @@ CONFIG_COLUMNS = names("config")
 RUNTIME_KEY_COLUMNS = names("runtime")
 # The key resume and merge join on: the whole config (tokens follows from it) and the runtime key.
 CONFIG_KEY = tuple(c for c in CONFIG_COLUMNS if c != "tokens") + RUNTIME_KEY_COLUMNS
-# The value a runtime-key column takes in result files written before it existed (their rows ran that way).
-KEY_DEFAULTS = {"mode": "infer"}
+# The value a runtime-key column takes in result files written before it existed (their rows ran that way: forward
+# passes, so no optimizer and no checkpointing).
+KEY_DEFAULTS = {"mode": "infer", "optimizer": "", "grad_checkpoint": "False"}
 COST_COLUMNS = names("cost")
 EXACT_COLUMNS = tuple(c.name for c in COLUMNS if c.exact)
 MEASURED_COLUMNS = names("measured")
 LATENCY_COLUMNS = tuple(c for c in MEASURED_COLUMNS if c.startswith("latency_ms_")) + ("n_iters",)
 SPLIT_COLUMNS = tuple(c for c in MEASURED_COLUMNS if c.startswith(("time_ms_", "time_share_")))
 PARAMS_COLUMNS = CONFIG_COLUMNS + ("params",) + tuple(f"params_{p}" for p in PARAM_PARTS)
-COST_ROW_COLUMNS = CONFIG_COLUMNS + COST_COLUMNS
+# The closed-form columns of a model config alone (what `models` and `split` write); the rest depend on the point.
+POINT_COST_COLUMNS = ("macs_train", "mem_peak_pred_mib")
+CONFIG_COST_COLUMNS = tuple(c for c in COST_COLUMNS if c not in POINT_COST_COLUMNS)
+COST_ROW_COLUMNS = CONFIG_COLUMNS + CONFIG_COST_COLUMNS
 SPLIT_COST_COLUMNS = COST_ROW_COLUMNS + ("crossover_mlp_tokens", "crossover_mlp_res",
                                                       "crossover_dense_tokens", "crossover_dense_res")
 FLOPS_COLUMNS = CONFIG_COLUMNS + ("counter", "count_device", "batch", "params", "macs", "flops") + tuple(
     f"macs_{c}" for c in MATMUL) + tuple(f"ops_{c}" for c in ELEMENTWISE) + ("attn_core_share",)
+TRAIN_FLOPS_COLUMNS = CONFIG_COLUMNS + ("mode", "attn", "grad_checkpoint", "counter", "count_device", "batch",
+                                        "params", "macs", "macs_train", "macs_recompute", "macs_step") + tuple(
+    f"macs_{c}" for c in MATMUL)
+MEMORY_COLUMNS = CONFIG_COLUMNS + ("batch", "device", "dtype", "attn", "mode", "optimizer", "grad_checkpoint",
+                                   "params", "mem_weights_mib", "mem_grads_mib", "mem_optimizer_mib",
+                                   "mem_inputs_mib", "mem_activations_mib", "mem_recompute_mib", "mem_peak_pred_mib")
+TRAIN_COST_COLUMNS = CONFIG_COLUMNS + ("convention", "images", "macs_train", "macs_total", "flops_total", "hardware",
+                                       "dtype", "peak_tflops", "mfu", "device_hours", "device_days", "price_per_hour",
+                                       "cost")
 
 
 def make_row(**values) -> dict:

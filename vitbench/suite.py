@@ -30,8 +30,9 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationEr
                       model_validator)
 
 from vitbench.cost.analytic import macs
+from vitbench.cost.training import training_macs
 from vitbench.errors import ECHO_CHARS, VitbenchError, clip, echo
-from vitbench.measure.spec import ATTN_BACKENDS, DTYPES, MEASURES, MODES, RUNTIME_MEASURES, BenchSpec
+from vitbench.measure.spec import ATTN_BACKENDS, DTYPES, MEASURES, MODES, OPTIMIZERS, RUNTIME_MEASURES, BenchSpec
 from vitbench.schema import RUNTIME_KEY_COLUMNS
 from vitbench.zoo import POOLS, ViTConfig, parse_res, preset
 
@@ -68,6 +69,8 @@ CONFIG_AXES: dict[str, Any] = {
 RUNTIME_AXES: dict[str, Any] = {
     "batch": Positive, "dtype": Literal[DTYPES], "attn": Literal[ATTN_BACKENDS], "device": Device,
     "compile": bool, "mode": Literal[MODES],
+    "optimizer": Literal[OPTIMIZERS],
+    "grad_checkpoint": bool,
 }
 AXES = {**CONFIG_AXES, **RUNTIME_AXES}
 _RESOLVE_NAMES = {"classes": "num_classes"}  # grid key -> ViTConfig field
@@ -119,8 +122,8 @@ class Defaults(RunOptions):
 class CpuOverrides(RunOptions):
     """Applied over `defaults` where a point's resolved device is cpu (grid values still win).
 
-    max_gmacs: points whose forward (batch × per-image MACs) exceeds this many GMACs are cost-only on cpu
-    (no latency / memory)."""
+    max_gmacs: points whose iteration (batch × per-image MACs: a forward, or for mode train a training step's
+    forward + backward) exceeds this many GMACs are cost-only on cpu (no latency / memory)."""
 
     max_gmacs: Optional[Annotated[float, Field(gt=0)]] = None
 
@@ -174,7 +177,7 @@ class Point:
     plan: str
     invalid: Optional[str] = None
     cpu_overrides: bool = False
-    gmacs_per_forward: Optional[float] = field(default=None, compare=False)
+    gmacs_per_forward: Optional[float] = field(default=None, compare=False)  # per iteration: a train point's step
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -651,6 +654,8 @@ def expand(
             if cfg is None:
                 points.append(Point(index, values, None, spec, measures, "invalid", invalid, on_cpu))
                 continue
+            if spec.mode == "train":  # a training step: forward + backward (model MACs), about 3 forwards
+                per_image = training_macs(cfg).model
             gmacs = per_image * spec.batch / 1e9
             heavy = on_cpu and max_gmacs is not None and gmacs > max_gmacs
             points.append(Point(index, values, cfg, spec, measures, "cpu-cost" if heavy else plan, None, on_cpu,

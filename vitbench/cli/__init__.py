@@ -4,7 +4,8 @@ Start-up stays light: command modules import torch only inside the commands that
 """
 
 from vitbench.cli.app import app
-from vitbench.cli import cost_cmds  # noqa: F401  (registers models, params, flops, split)
+from vitbench.cli import cost_cmds  # noqa: F401  (registers models, params, flops, split, memory)
+from vitbench.cli import train_cmd  # noqa: F401  (registers train-cost)
 from vitbench.cli import bench_cmd  # noqa: F401  (registers bench, peak)
 from vitbench.cli import sweep_cmd  # noqa: F401  (registers sweep, merge)
 from vitbench.cli import compare_cmd  # noqa: F401  (registers compare)

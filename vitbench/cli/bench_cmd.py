@@ -9,9 +9,10 @@ from typing import Annotated, Optional
 import typer
 
 from vitbench.cli.app import app
-from vitbench.cli.options import (Attn, ClassesOpt, CsvOpt, DepthOpt, DeviceOpt, DimOpt, DType, HeadsOpt, JsonOpt,
-                                  MlpRatioOpt, Mode, ModelOpt, PatchOpt, PoolOpt, RegistersOpt, ResOpt, build_configs,
-                                  finite, outputs, overrides, value)
+from vitbench.cli.options import (Attn, ClassesOpt, CsvOpt, DepthOpt, DeviceOpt, DimOpt, DType, GradCheckpointOpt,
+                                  HeadsOpt, JsonOpt, MlpRatioOpt, Mode, ModelOpt, OptimizerOpt, PatchOpt, PoolOpt,
+                                  RegistersOpt, ResOpt, build_configs, finite, outputs, overrides, training_options,
+                                  value)
 from vitbench.errors import VitbenchError
 
 BatchOpt = Annotated[Optional[list[int]], typer.Option("--batch", "-b", min=1, show_default=False,
@@ -27,6 +28,7 @@ def bench(
                                             "explicit N×N.")] = Attn.sdpa,
     mode: Annotated[Mode, typer.Option(help="infer: forward; train: forward + loss + backward + optimizer step."
                                        )] = Mode.infer,
+    optimizer: OptimizerOpt = None, grad_checkpoint: GradCheckpointOpt = False,
     compile: Annotated[bool, typer.Option("--compile/--no-compile", help="torch.compile each point (static "
                                           "shapes; its compile time apart).")] = False,
     warmup: Annotated[Optional[int], typer.Option(min=0, show_default=False, help="Warm-up iterations. "
@@ -52,15 +54,22 @@ def bench(
 ) -> None:
     """Latency, throughput, memory and MFU of a ViT (inference, or a training step), one row per --res × --batch.
 
-    --model also takes timm:NAME or torchvision:NAME (optional packages) to time the implementation you deploy.
+    --mode train times whole training steps (forward + loss + backward +
+    optimizer step; MFU from the training MACs) and splits memory into weights,
+    gradients, optimizer state and saved activations, beside the closed form.
+    --model also takes timm:NAME or torchvision:NAME (optional packages) to time
+    the implementation you deploy.
     A point that runs out of memory, has no kernel for the device/dtype/backend, or fails becomes a row with its
     status; the run goes on. Same timing defaults as a sweep point on the same device."""
     from vitbench.measure.spec import BenchSpec
 
     chosen = outputs(csv, json)
+    training_options(value(mode), value(optimizer), grad_checkpoint)
+    if split and value(mode) == "train":
+        raise VitbenchError("--split times the components of a forward with hooks; it does not apply to --mode train")
     spec = BenchSpec(device=device, dtype=value(dtype), attn=value(attn), mode=value(mode), compile=compile,
                      split=split, isolate=isolate, warmup=warmup, min_warmup_s=min_warmup, iters=iters,
-                     min_time_s=min_time)
+                     min_time_s=min_time, optimizer=value(optimizer), grad_checkpoint=grad_checkpoint)
     cfgs = build_configs(model, res, overrides(patch, dim, depth, heads, mlp_ratio, classes, pool, registers))
     if split and any(":" in c.name for c in cfgs):
         raise VitbenchError("--split needs a zoo model (hooks on vitbench's blocks); drop --split for " + model)
@@ -166,7 +175,7 @@ def _print_results(rows: list[dict], plan, spec, chosen, wide: bool) -> None:
     import torch
 
     from vitbench.render import console
-    from vitbench.render.bench import bench_table, caption, error_lines, noise_lines, split_table
+    from vitbench.render.bench import bench_table, caption, error_lines, noise_lines, split_table, train_memory_table
     from vitbench.storage import sidecar_path, write_rows
 
     out = console(stderr=any(p == "-" for _, p in chosen))
@@ -181,6 +190,8 @@ def _print_results(rows: list[dict], plan, spec, chosen, wide: bool) -> None:
     for row in rows:
         if spec.split and row["status"] == "ok":
             out.print(split_table(row))
+    if spec.mode == "train" and any(r["status"] == "ok" for r in rows):
+        out.print(train_memory_table(rows))
     for fmt, path in chosen:
         if path == "-":
             write_rows(rows, path, fmt)

@@ -10,8 +10,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from vitbench.cost.train_cost import CONVENTIONS
 from vitbench.errors import VitbenchError
-from vitbench.measure.spec import ATTN_BACKENDS, DTYPES, MODES
+from vitbench.measure.spec import ATTN_BACKENDS, DTYPES, MODES, OPTIMIZERS
 from vitbench.zoo import POOLS, ViTConfig
 
 
@@ -23,8 +24,11 @@ DType = _choices("DType", DTYPES)
 Attn = _choices("Attn", ATTN_BACKENDS)
 Pool = _choices("Pool", POOLS)
 Mode = _choices("Mode", MODES)
+Optimizer = _choices("Optimizer", OPTIMIZERS)
 Counter = _choices("Counter", ("analytic", "fvcore", "torch", "all"))
 CountDevice = _choices("CountDevice", ("meta", "cpu", "cuda"))
+MemoryDevice = _choices("MemoryDevice", ("cuda", "cpu"))
+Convention = _choices("Convention", CONVENTIONS)
 FigureFormat = _choices("FigureFormat", ("png", "svg"))
 
 
@@ -63,6 +67,19 @@ JsonOpt = Annotated[Optional[str], typer.Option(
     "--json", help="Also write the rows as JSON to this path ('-' for stdout); a file gets a .meta.json "
                    "sidecar.", show_default=False)]
 DeviceOpt = Annotated[str, typer.Option(help="auto (cuda if available) | cpu | cuda | cuda:N.")]
+OptimizerOpt = Annotated[Optional[Optimizer], typer.Option(
+    help="Training optimizer: adamw (torch defaults) or sgd (momentum 0.9). [default: adamw; --mode train only]",
+    show_default=False)]
+GradCheckpointOpt = Annotated[bool, typer.Option(
+    "--grad-checkpoint", help="Per-block activation checkpointing (torch.utils.checkpoint; --mode train only).")]
+
+
+def training_options(mode: Optional[str], optimizer: Optional[str], grad_checkpoint: bool) -> None:
+    """--optimizer and --grad-checkpoint describe a training step: refuse them without --mode train."""
+    if mode != "train" and (optimizer is not None or grad_checkpoint):
+        given = [o for o, v in (("--optimizer", optimizer is not None), ("--grad-checkpoint", grad_checkpoint)) if v]
+        verb = "describe" if len(given) > 1 else "describes"
+        raise VitbenchError(f"{' and '.join(given)} {verb} a training step; add --mode train")
 
 
 def overrides(patch=None, dim=None, depth=None, heads=None, mlp_ratio=None, classes=None, pool=None,

@@ -267,3 +267,20 @@ def training_memory(cfg: ViTConfig, batch: int, dtype: str = "fp32", attn: str =
                           optimizer_state=moments * trained * p.weight, optimizer_steps=steps,
                           inputs=batch * (image + LABEL_BYTES), activations=activations,
                           amp_weight_copies=weight_copies, recompute=recompute)
+
+
+def peak_lower_bound_bytes(cfg: ViTConfig, batch: int, dtype: str, attn: str = "sdpa", mode: str = "infer",
+                           optimizer: str | None = "adamw", grad_checkpoint: bool = False, device: str = "cuda",
+                           params_count: int | None = None) -> int | None:
+    """The closed-form lower bound on the peak bytes of one measured point (a result row's `mem_peak_pred_mib`
+    × MIB): train: `training_memory(...).peak_lower_bound`; infer: `inference_lower_bound_bytes` (with
+    `params_count`, e.g. a row's own count, else the closed form's). `device` is the kind, 'cpu' or 'cuda'
+    (cuda:N counts as cuda). None where the model gives none: a dtype it does not train or know, a model
+    without a head in training."""
+    kind = "cuda" if str(device).startswith("cuda") else "cpu"
+    if mode != "train":
+        count = params(cfg).total if params_count is None else params_count
+        return inference_lower_bound_bytes(cfg, count, batch, dtype, attn)
+    if dtype not in TRAIN_DTYPES or cfg.num_classes <= 0:
+        return None
+    return training_memory(cfg, batch, dtype, attn, optimizer or "adamw", grad_checkpoint, kind).peak_lower_bound

@@ -133,3 +133,37 @@ def train_cost(cfg: ViTConfig, images: int, device: DevicePeak | str, *, dtype: 
     if price_per_hour is not None and price_per_hour < 0:
         raise VitbenchError(f"price per device-hour must be >= 0, got {price_per_hour}")
     return run
+
+
+@dataclass(frozen=True)
+class MeasuredMfu:
+    """An MFU taken from a measured `bench --mode train` row, and one line saying which row."""
+
+    mfu: float
+    source: str
+
+
+def measured_mfu(rows: list[dict], cfg: ViTConfig, dtype: str, where: str = "the file") -> MeasuredMfu:
+    """The MFU of the best measured training step of `cfg` (same model name and resolution) at `dtype`'s
+    precision among result rows: mode 'train', status 'ok', an MFU (CUDA rows on a GPU the datasheet table
+    knows; CPU rows have none). The highest MFU wins (the batch a real run would pick); VitbenchError (one
+    line) when no row qualifies."""
+    precision = PRECISION_OF_DTYPE.get(dtype, dtype)
+
+    def usable(row: dict) -> bool:
+        mfu = row.get("mfu")
+        return (row.get("mode") == "train" and row.get("status") == "ok" and isinstance(mfu, (int, float))
+                and mfu == mfu and mfu > 0)
+
+    train = [r for r in rows if usable(r)]
+    same = [r for r in train if r.get("model") == cfg.name and (int(r["res_h"]), int(r["res_w"])) == cfg.img_size]
+    found = [r for r in same if PRECISION_OF_DTYPE.get(r.get("dtype"), r.get("dtype")) == precision]
+    if not found:
+        had = ", ".join(sorted({f"{r['model']} {int(r['res_h'])}x{int(r['res_w'])} {r['dtype']}" for r in train}))
+        had = had or "none; CPU rows have no datasheet peak, so no MFU"
+        raise VitbenchError(f"{where} has no ok train row with an MFU for {cfg.name} at {cfg.res_label} px in "
+                            f"{precision} (train rows with an MFU: {had}); give --mfu")
+    best = max(found, key=lambda r: r["mfu"])
+    source = (f"measured: {best['model']} {best['res_h']:.0f} px batch {best['batch']:.0f} {best['dtype']} "
+              f"{best['attn']} on {best.get('device_name') or best.get('device')}")
+    return MeasuredMfu(float(best["mfu"]), source)

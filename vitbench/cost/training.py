@@ -35,6 +35,8 @@ from vitbench.zoo import ViTConfig
 
 MATERIALISED_ATTN = ("math", "manual")  # keep softmax(QKᵀ) for the backward; every other backend is fused
 ATTN_BACKENDS = ("sdpa", "flash", "efficient", "cudnn", "math", "manual")
+# `other` (MACs a counter saw outside the known components of an external model; 0 for the zoo): an ordinary
+# layer whose input needs a gradient, 2 × forward.
 BACKWARD_FACTOR = {"patch_embed": 1, "attn_proj": 2, "attn_core": 2, "mlp": 2, "head": 2, "other": 2}
 
 
@@ -89,3 +91,15 @@ def training_macs(cfg: ViTConfig, attn: str = "sdpa", grad_checkpoint: bool = Fa
     return TrainingMacs(forward=fwd, backward=backward,
                         recompute_attention=scores if is_fused(attn) else 0,
                         recompute_checkpoint=blocks if grad_checkpoint else 0)
+
+
+def model_macs(forward: Breakdown) -> int:
+    """Model MACs per image (forward + backward, no recompute) of a forward breakdown: each component
+    (1 + BACKWARD_FACTOR) × its forward. Equal to `training_macs(cfg).model` for `analytic.macs(cfg)`; also
+    prices an external model from its own forward breakdown (vitbench.subject)."""
+    return sum((1 + BACKWARD_FACTOR[c]) * getattr(forward, c) for c in MATMUL_COMPONENTS)
+
+
+def cost_row(forward: Breakdown) -> dict:
+    """The training cost column of a train row (vitbench.schema): `macs_train`, model MACs per image."""
+    return {"macs_train": model_macs(forward)}

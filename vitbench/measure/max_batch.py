@@ -1,4 +1,5 @@
-"""`--find-max-batch`: the largest batch whose forward fits in device memory (CUDA only).
+"""`--find-max-batch`: the largest batch whose forward (a train point's: whole step) fits in device memory (CUDA
+only).
 
 Search: doubling from 1 until a batch does not fit (or `limit`), then bisection between the last fit and the
 first misfit (`search`, a pure function of a `trial`). Each trial is one point measured by the injected

@@ -9,6 +9,10 @@ Each kind of measurement has its own tracker, run in this order on one built mod
 (vitbench.measure.timer: raw samples, then their summary), memory (vitbench.measure.memory: CUDA allocator
 peak over the timed iterations; CPU peak RSS comes from the isolated child), the split tracker
 (vitbench.measure.split, separate hooked iterations). Their columns are composed into the row here, in one place.
+
+A train point (`spec.mode == 'train'`) times whole training steps (vitbench.measure.train: forward + loss +
+backward + optimizer step) through the same trackers, with FLOP/s and MFU from the training MACs, and adds the
+step's gradient, optimizer-state and saved-activation bytes (one step measured in phases, after timing).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from vitbench import devices, schema
+from vitbench.cost import training
+from vitbench.cost.memory import MIB, peak_lower_bound_bytes
 from vitbench.errors import VitbenchError
 from vitbench.measure import isolate
 from vitbench.measure.spec import DEFAULT_MEASURES, RUNTIME_MEASURES, BenchSpec, validate
@@ -52,19 +58,30 @@ class Wants:
 
 
 def wants(spec: BenchSpec, measures: Sequence[str]) -> Wants:
-    return Wants("latency" in measures, "memory" in measures and spec.memory, "split" in measures or spec.split)
+    """The split times the components of a forward with hooks: train points skip it (the CLI refuses it)."""
+    split = ("split" in measures or spec.split) and spec.mode != "train"
+    return Wants("latency" in measures, "memory" in measures and spec.memory, split)
 
 
 def context_fields(cfg: ViTConfig, spec: BenchSpec, device: str, measures: Sequence[str]) -> dict:
-    """Config, runtime key, context and (when asked) closed-form cost columns of a row."""
+    """Config, runtime key, context and (when asked) closed-form columns of a row: the cost columns (train rows
+    add `macs_train`), and with memory the closed-form peak bound (zoo models: the memory model is of
+    vitbench's own ViT)."""
     import torch
+
+    from vitbench.measure import external
 
     subject = for_config(cfg)
     fields = {**subject.config_row(), "batch": spec.batch, "device": device, "dtype": spec.dtype,
-              "attn": spec.attn, "compile": spec.compile, "mode": spec.mode,
-              "device_name": devices.device_name(device), "threads": torch.get_num_threads(), "host": platform.node()}
+              "attn": spec.attn, "compile": spec.compile, "mode": spec.mode, "optimizer": spec.optimizer,
+              "grad_checkpoint": spec.grad_checkpoint, "device_name": devices.device_name(device),
+              "threads": torch.get_num_threads(), "host": platform.node()}
     if set(measures) & {"params", "flops"}:
-        fields.update(subject.cost_row())
+        fields.update(subject.cost_row(), **(training.cost_row(subject.macs()) if spec.mode == "train" else {}))
+    if wants(spec, measures).memory and not external.is_external(cfg.name):
+        bound = peak_lower_bound_bytes(cfg, spec.batch, spec.dtype, spec.attn, spec.mode, spec.optimizer,
+                                       spec.grad_checkpoint, device)
+        fields["mem_peak_pred_mib"] = None if bound is None else bound / MIB
     return fields
 
 
@@ -145,16 +162,23 @@ def _measure(cfg: ViTConfig, spec: BenchSpec, want: Wants, cols: dict, samples: 
     Wall seconds of the phases: setup_s (build, input, probe), compile_s, warmup_s, timing_s."""
     import torch
 
-    from vitbench.measure import backends, kernels, memory, timer
+    from vitbench.measure import backends, memory, timer
     from vitbench.model import example_input
 
     device, timing = spec.device, spec.timing()
     backends.check_supported(spec.dtype, device)
+    if spec.mode == "train":
+        from vitbench.measure.train import check_trainable
+
+        check_trainable(spec.dtype)
     torch.manual_seed(0)
     setup_start = time.perf_counter()
     mem = memory.Tracker(device) if want.memory else None
     model = _build(cfg, spec)
     cols.update(mem.after_build(model) if mem else {})
+    if spec.mode == "train":
+        _measure_train(cfg, spec, want, model, mem, setup_start, cols, samples)
+        return
     x = example_input(cfg, spec.batch, device, backends.weight_dtype(spec.dtype))
     with backends.precision(spec.dtype), backends.forward_context(spec.dtype, spec.attn, device):
         eager = lambda: model(x)  # noqa: E731
@@ -164,23 +188,7 @@ def _measure(cfg: ViTConfig, spec: BenchSpec, want: Wants, cols: dict, samples: 
         with _compiled(model, x, spec) as compiled:
             call = compiled.call if compiled else eager
             cols.update(compiled.record.columns() if compiled else {})
-            cols["warmup_iters"], cols["warmup_s"] = timer.warm_up(call, device, timing.warmup, timing.min_warmup_s)
-            kernel = kernels.observe(call, device)
-            cols["attn_kernel"] = kernel.label
-            kernels.check_pin(spec.attn, kernel)
-            if mem:
-                mem.before_timing()
-            if want.latency:
-                timing_start = time.perf_counter()
-                taken = tuple(timer.samples(call, device, timing.iters, timing.min_time_s))
-                cols["timing_s"] = round(time.perf_counter() - timing_start, 4)
-                record = timer.LatencyRecord(taken, cols["warmup_iters"], cols["warmup_s"])
-                peak = _peak_tflops(device, spec.dtype)
-                cols.update(record.columns(spec.batch, for_config(cfg).macs().total, peak), peak_tflops=peak)
-                samples["latency_ms"] = record.samples_ms
-            elif mem:
-                call()
-            cols.update(mem.after_timing() if mem else {})
+            _run_measured(call, spec, want, mem, for_config(cfg).macs().total, cols, samples)
         if want.split:
             from vitbench.measure import split
 
@@ -188,16 +196,74 @@ def _measure(cfg: ViTConfig, spec: BenchSpec, want: Wants, cols: dict, samples: 
             cols.update(result.columns(), **result.proposed_columns())
 
 
-def _compiled(model, x, spec: BenchSpec):
+def _run_measured(call, spec: BenchSpec, want: Wants, mem, macs_per_image: int, cols: dict, samples: dict) -> None:
+    """Warm-up, the profiled call that records the attention kernel (checked against a pin), then the timed
+    calls (latency columns, FLOP/s and MFU from `macs_per_image`, raw samples) with the memory tracker's peak
+    around them; with memory but no latency, one untimed call."""
+    from vitbench.measure import kernels, timer
+
+    device, timing = spec.device, spec.timing()
+    cols["warmup_iters"], cols["warmup_s"] = timer.warm_up(call, device, timing.warmup, timing.min_warmup_s)
+    kernel = kernels.observe(call, device)
+    cols["attn_kernel"] = kernel.label
+    kernels.check_pin(spec.attn, kernel)
+    if mem:
+        mem.before_timing()
+    if want.latency:
+        timing_start = time.perf_counter()
+        taken = tuple(timer.samples(call, device, timing.iters, timing.min_time_s))
+        cols["timing_s"] = round(time.perf_counter() - timing_start, 4)
+        record = timer.LatencyRecord(taken, cols["warmup_iters"], cols["warmup_s"])
+        peak = _peak_tflops(device, spec.dtype)
+        cols.update(record.columns(spec.batch, macs_per_image, peak), peak_tflops=peak)
+        samples["latency_ms"] = record.samples_ms
+    elif mem:
+        call()
+    cols.update(mem.after_timing() if mem else {})
+
+
+def _measure_train(cfg: ViTConfig, spec: BenchSpec, want: Wants, model, mem, setup_start: float, cols: dict,
+                   samples: dict) -> None:
+    """A train point (vitbench.measure.train): inputs and labels made once on the device; the eager first step
+    is the probe (it allocates the optimizer state); compile (its compiling call is a whole step, so the
+    backward graph is compiled too); warm-up; the kernel of a profiled step, checked against a pin; the timed
+    steps (FLOP/s and MFU from the training MACs: forward + backward) with the memory peak around them; then
+    one step in phases for the gradient, optimizer-state and saved-activation bytes of the step that was timed."""
+    from vitbench.measure import backends, timer, train
+
+    device = spec.device
+    x, labels = train.make_inputs(cfg, spec.batch, device, spec.dtype)
+    with train.train_context(spec.dtype, spec.attn, device):
+        step = train.make_train_step(model, x, labels, dtype=spec.dtype, optimizer=spec.optimizer,
+                                     grad_checkpoint=spec.grad_checkpoint)
+        backends.probe(step, spec.attn, spec.dtype)
+        timer.synchronize(device)
+        cols["setup_s"] = round(time.perf_counter() - setup_start, 4)
+        with _compiled(model, x, spec, call=step.with_model) as compiled:
+            call = compiled.call if compiled else step
+            cols.update(compiled.record.columns() if compiled else {})
+            _run_measured(call, spec, want, mem, training.model_macs(for_config(cfg).macs()), cols, samples)
+            if mem:
+                cols.update(_train_memory_columns(train.measure_train_memory(call)))
+
+
+def _train_memory_columns(measured) -> dict:
+    """MiB columns of a step measured in phases (vitbench.measure.train.MeasuredTrainMemory, bytes)."""
+    return {"mem_grads_mib": measured.gradients / MIB,
+            "mem_optimizer_mib": (measured.optimizer_state + measured.optimizer_steps) / MIB,
+            "mem_activations_mib": (measured.activations + measured.amp_weight_copies) / MIB}
+
+
+def _compiled(model, x, spec: BenchSpec, call=None):
     """compiled.compiled_point for a --compile point (one compile, static shapes, no recompiles while measuring,
-    the SDPA pin in the cache key); a null context yielding None otherwise."""
+    the SDPA pin in the cache key); a null context yielding None otherwise. `call`: see compiled_point."""
     import contextlib
 
     if not spec.compile:
         return contextlib.nullcontext(None)
     from vitbench.measure.compiled import compiled_point
 
-    return compiled_point(model, x, spec.device)
+    return compiled_point(model, x, spec.device, call=call)
 
 
 def _peak_tflops(device: str, dtype: str) -> float | None:

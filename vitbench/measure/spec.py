@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 from vitbench import devices
+from vitbench.cost.memory import OPTIMIZERS
 from vitbench.dtypes import NAMES as DTYPES
 from vitbench.errors import VitbenchError
 
@@ -21,8 +22,10 @@ MEASURES = ("params", "flops", "split", "latency", "memory")
 RUNTIME_MEASURES = ("latency", "memory")  # the measures that run the model; the rest are closed form
 DEFAULT_MEASURES = ("params", "flops", "latency", "memory")
 MODES = ("infer", "train")
+DEFAULT_OPTIMIZER = "adamw"
 DEFAULT_MAX_POINTS = 10_000  # `sweep --max-points`: sweeps that run the model at more points are refused
-__all__ = ["ATTN_BACKENDS", "DTYPES", "MEASURES", "MODES", "BenchSpec", "TimingSettings", "TIMING_DEFAULTS"]
+__all__ = ["ATTN_BACKENDS", "DTYPES", "MEASURES", "MODES", "OPTIMIZERS", "BenchSpec", "TimingSettings",
+           "TIMING_DEFAULTS"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,9 @@ class BenchSpec:
     warmup / min_warmup_s / iters / min_time_s: see `TimingSettings`; None takes the device's `TIMING_DEFAULTS`.
     split: also time the components. memory: measure peak memory. isolate: run the point in a child process.
     mode: 'infer' (forward) or 'train' (forward + loss + backward + optimizer step).
+    optimizer ('adamw' | 'sgd') and grad_checkpoint (per-block activation checkpointing) describe a training
+    step: a train spec's optimizer defaults to 'adamw'; an infer spec has none (None, False) whatever is passed,
+    so an inference point has one runtime key (a grid that varies them over infer points yields equal points).
     """
 
     batch: int = 1
@@ -66,6 +72,16 @@ class BenchSpec:
     memory: bool = True
     isolate: bool = False
     mode: str = "infer"
+    optimizer: str | None = None
+    grad_checkpoint: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mode == "train":
+            if self.optimizer is None:
+                object.__setattr__(self, "optimizer", DEFAULT_OPTIMIZER)
+        elif self.mode in MODES:
+            object.__setattr__(self, "optimizer", None)
+            object.__setattr__(self, "grad_checkpoint", False)
 
     def timing(self) -> TimingSettings:
         """The timing settings of this point: explicit values, else the defaults of its (resolved) device."""
@@ -89,6 +105,10 @@ def validate(spec: BenchSpec, measures) -> None:
     for key, valid in (("dtype", DTYPES), ("attn", ATTN_BACKENDS), ("mode", MODES)):
         if getattr(spec, key) not in valid:
             raise VitbenchError(f"unknown {key} {getattr(spec, key)!r}; valid: {', '.join(valid)}")
+    if spec.mode == "train" and spec.optimizer not in OPTIMIZERS:
+        raise VitbenchError(f"unknown optimizer {spec.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+    if not isinstance(spec.grad_checkpoint, bool):
+        raise VitbenchError(f"grad_checkpoint must be true or false, got {spec.grad_checkpoint!r}")
     for key, low in (("batch", 1), ("iters", 1), ("warmup", 0)):
         value = getattr(spec, key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):

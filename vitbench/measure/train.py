@@ -27,6 +27,7 @@ no allocator statistics: its peak is the RSS of an isolated child (vitbench.meas
 from __future__ import annotations
 
 import contextlib
+import copy
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -112,6 +113,13 @@ class TrainStep:
         else:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
+
+    def with_model(self, model) -> "TrainStep":
+        """The same step (optimizer, its state, scaler, inputs) calling `model` instead: a torch.compile'd
+        wrapper of this step's model, whose parameters are the same tensors."""
+        step = copy.copy(self)
+        step.model = model
+        return step
 
     def __call__(self) -> torch.Tensor:
         loss = self.forward_loss()

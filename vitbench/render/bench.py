@@ -45,8 +45,7 @@ def bench_table(rows: list[dict], title: str, caption: str, wide: bool = False) 
     names = ["point", "median ms", "p10–p90 ms", "img/s", *map(header, extra), "peak MiB", "kernel", "status"]
     add_columns(table, names, text={"point", "kernel", "status"})
     for r in rows:
-        run = f"{r['dtype']} {r['attn']}" + (" compiled" if r["compile"] else "") + (
-            f" {r['mode']}" if r.get("mode") not in (None, "infer") else "")
+        run = f"{r['dtype']} {r['attn']}" + (" compiled" if r["compile"] else "") + _training(r)
         spread = "-" if r["latency_ms_p10"] is None else f"{fmt_ms(r['latency_ms_p10'])}–{fmt_ms(r['latency_ms_p90'])}"
         table.add_row(escape(f"{r['model']} {_res(r)} b{r['batch']} {run}"),
                       format_value("latency_ms_median", r["latency_ms_median"]), spread,
@@ -56,6 +55,13 @@ def bench_table(rows: list[dict], title: str, caption: str, wide: bool = False) 
     return table
 
 
+def _training(row: dict) -> str:
+    """' train adamw ckpt' for a train row, '' for an infer row."""
+    if row.get("mode") != "train":
+        return ""
+    return f" train {row.get('optimizer') or ''}".rstrip() + (" ckpt" if row.get("grad_checkpoint") else "")
+
+
 def caption(spec, device: str, threads: int) -> str:
     """How the numbers were taken: clock, warm-up and timing settings, what peak memory means."""
     cuda = device.startswith("cuda")
@@ -63,7 +69,9 @@ def caption(spec, device: str, threads: int) -> str:
     memory = ("peak: allocator peak (max_memory_allocated) incl. weights and input" if cuda
               else "peak: peak RSS of the measuring child process, incl. python + torch")
     t = spec.timing()
-    return (f"ms per iteration of the whole batch ({clock}): median and p10–p90 of the timed iterations. "
+    what = ("training step (forward + loss + backward + optimizer step) of the whole batch" if spec.mode == "train"
+            else "iteration of the whole batch")
+    return (f"ms per {what} ({clock}): median and p10–p90 of the timed iterations. "
             f"Warm-up ≥ {t.warmup} iterations and ≥ {t.min_warmup_s:g} s; timed ≥ {t.iters} iterations and "
             f"≥ {t.min_time_s:g} s (the defaults for {device.split(':')[0]} unless given). img/s = batch / median. "
             f"MiB = 2²⁰ bytes; {memory}. kernel: the attention op that ran in a profiled iteration.")
@@ -116,4 +124,27 @@ def peak_table(rows: list[dict], title: str) -> Table:
         table.add_row(r["measure"], r["size"], value, r["unit"],
                       "-" if r["datasheet"] is None else f"{r['datasheet']:.1f}", fmt_pct(r["ratio"]),
                       escape(r["error"] or ""))
+    return table
+
+
+def train_memory_table(rows: list[dict]) -> Table:
+    """Train rows: the memory of a step by kind (measured tensor bytes), the measured peak above the base, and
+    the closed form's lower bound on it."""
+    cuda = any(str(r["device"]).startswith("cuda") for r in rows)
+    table = new_table("Training memory (MiB)", (
+        "weights, grads, optimizer state, activations (saved for the backward, incl. autocast weight copies): "
+        "tensor bytes of one step measured in phases. peak − base: "
+        + ("max_memory_allocated across the timed steps" if cuda else "the child's peak RSS less what was "
+           "resident before the build (includes torch's own memory for backward, the profiler of the kernel "
+           "step and the C allocator's free pages)") + ". bound: closed-form lower bound on it (vitbench.cost.memory; docs/training.md)."))
+    add_columns(table, ["point", "weights", "grads", "optimizer", "activations", "peak − base", "bound"],
+                text={"point"})
+    for r in rows:
+        if r["status"] != "ok" or r.get("mode") != "train":
+            continue
+        above = None if r["mem_peak_mib"] is None else r["mem_peak_mib"] - (r.get("mem_base_mib") or 0.0)
+        table.add_row(escape(f"{r['model']} {_res(r)} b{r['batch']}{_training(r)}"),
+                      *(format_value(c, r.get(c)) for c in ("mem_weights_mib", "mem_grads_mib", "mem_optimizer_mib",
+                                                            "mem_activations_mib")),
+                      format_value("mem_peak_mib", above), format_value("mem_peak_pred_mib", r.get("mem_peak_pred_mib")))
     return table

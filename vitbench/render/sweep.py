@@ -27,14 +27,15 @@ PLAN_LABELS = {"measure": "measure", "cost": "cost (closed form)", "cpu-cost": "
 
 
 def point_label(point) -> str:
-    """vit_b16 · P16 · 224 px · b1 · cpu fp32 sdpa (the config of one point in one line)."""
+    """vit_b16 · P16 · 224 px · b1 · cpu fp32 sdpa [train adamw ckpt] (the config of one point in one line)."""
     s = point.spec
     if point.cfg is None:
         return f"{', '.join(f'{k}={v}' for k, v in point.values.items())} · b{s.batch} · {s.device}"
     c = point.cfg
     shape = "" if (c.dim, c.depth, c.heads) == _preset_shape(c.name) else f" · D{c.dim} L{c.depth} h{c.heads}"
+    train = f" train {s.optimizer}{' ckpt' if s.grad_checkpoint else ''}" if s.mode == "train" else ""
     return (f"{c.name} · P{c.patch} · {c.res_label} px{shape} · N {c.tokens} · b{s.batch} · {s.device} "
-            f"{s.dtype} {s.attn}{' compiled' if s.compile else ''}")
+            f"{s.dtype} {s.attn}{' compiled' if s.compile else ''}{train}")
 
 
 def _preset_shape(name: str) -> tuple:
@@ -190,8 +191,9 @@ def cpu_note(points: Sequence, overrides: dict, max_gmacs: Optional[float]) -> O
     if heavy:
         names = "; ".join(" ".join(f"{k}={v}" for k, v in p.values.items()) + f" ({p.gmacs_per_forward:,.0f})"
                           for p in heavy[:8]) + (f"; and {len(heavy) - 8} more" if len(heavy) > 8 else "")
+        per = "iteration (a forward or a training step)" if any(p.spec.mode == "train" for p in heavy) else "forward"
         lines.append(f"[yellow]note:[/] {len(heavy)} point(s) above cpu.max_gmacs = {max_gmacs:g} GMACs per "
-                     f"forward are cost-only on cpu (no latency/memory; run on CUDA for those): {escape(names)}")
+                     f"{per} are cost-only on cpu (no latency/memory; run on CUDA for those): {escape(names)}")
     return "\n".join(lines)
 
 
