@@ -25,6 +25,8 @@ def sweep(
                                          "skip points already in it.")] = False,
     shard: Annotated[Optional[str], typer.Option(show_default=False, help="Run shard K of N (1-based): the points "
                                                  "whose index % N == K-1. For Slurm arrays / CI matrices.")] = None,
+    points: Annotated[Optional[str], typer.Option(show_default=False, help="Run only these points: indices as "
+                                                  "--dry-run numbers them, e.g. 0,3,5 or 2-4.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the expanded points and exit (no torch).")
                        ] = False,
     device: Annotated[Optional[str], typer.Option(show_default=False, help="Override the suite's device: auto | "
@@ -41,7 +43,7 @@ def sweep(
     from vitbench.render.sweep import SweepProgress, cpu_note, points_table
 
     plan = runs.plan_suite(suite, device=device, isolate=isolate, shard=shard, skip_invalid=skip_invalid,
-                           dry_run=dry_run, max_points=max_points)
+                           dry_run=dry_run, max_points=max_points, points=points)
     path = runs.output_path(plan, output, resume, results_dir)
     out, note = console(), cpu_note(plan.selected, plan.suite.suite.cpu.set_values(), plan.suite.suite.cpu.max_gmacs)
     if dry_run:
@@ -65,6 +67,7 @@ def _dry_run(plan, path: Path, resume: bool, note, out, points_table) -> None:
 
     done = read_keys(path) if resume and path.exists() else set()
     shard = f", shard {plan.shard[0]}/{plan.shard[1]} has {len(plan.selected)}" if plan.shard else ""
+    shard += f", --points selects {len(plan.selected)}" if plan.settings.get("points") is not None else ""
     out.print(f"[bold]{plan.name}[/]: {len(plan.points)} points{shard} (dry run; output would be {path})")
     out.print(points_table(plan.selected, (lambda p: point_row_key(p) in done) if done else None))
     if note:
