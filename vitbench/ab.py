@@ -42,7 +42,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from vitbench import gittree
-from vitbench.compare import NOISY_METRICS, Comparison, Finding, judge_interval, load_rows, load_samples, compare
+from vitbench.compare import NOISY_METRICS, Comparison, Finding, compare, judge_interval, load_rows, load_samples
 from vitbench.errors import Stopped, VitbenchError, one_line
 from vitbench.runmeta import read_run_load
 from vitbench.schema import BY_NAME
@@ -96,7 +96,9 @@ def make_side(name: str, scratch: Path, *, ref: Optional[str] = None, tree: Opti
         raise VitbenchError(f"--{name}-python {exe}: not an executable file")
     if ref is not None:
         sha = gittree.resolve(ref, f"--{name}-ref")
-        return Side(name, exe, gittree.export(sha, scratch / name, f"--{name}-ref"), f"ref {ref} ({sha[:12]})", sha)
+        named = not (len(ref) >= 7 and sha.startswith(ref.lower()))  # a branch or tag, not the sha itself
+        what = f"ref {ref} ({sha[:12]})" if named else f"commit {sha[:12]}"
+        return Side(name, exe, gittree.export(sha, scratch / name, f"--{name}-ref"), what, sha)
     if tree is not None:
         tree = Path(tree).resolve()
         if not (tree / "vitbench" / "__init__.py").is_file():
@@ -124,8 +126,8 @@ def check(side: Side, neutral: Path) -> Side:
     env, cwd = side.process(neutral)
     done = subprocess.run([side.python, "-c", PROBE], env=env, cwd=cwd, capture_output=True, text=True)
     if done.returncode != 0:
-        lines = done.stderr.strip().splitlines()
-        raise VitbenchError(f"{side.name} ({side.what}): cannot import vitbench: {one_line(lines[-1] if lines else '')}")
+        last = (done.stderr.strip().splitlines() or [""])[-1]
+        raise VitbenchError(f"{side.name} ({side.what}): cannot import vitbench: {one_line(last)}")
     package, version = (done.stdout.strip().splitlines() + ["", ""])[:2]
     if side.tree is not None and Path(package).resolve() != (side.tree / "vitbench").resolve():
         raise VitbenchError(f"{side.name} ({side.what}): vitbench imports from {package}, not from {side.tree}")

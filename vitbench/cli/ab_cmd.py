@@ -19,8 +19,8 @@ from vitbench.cli.app import app
 from vitbench.render import console
 from vitbench.storage import write_atomic
 
-Python = Annotated[Optional[str], typer.Option(show_default=False, help="Interpreter of this side [default: this "
-                                                                        "one].")]
+Python = Annotated[Optional[str], typer.Option(show_default=False, help="This side's interpreter (default: the "
+                                                                        "one running vitbench ab).")]
 
 
 @app.command()
@@ -32,8 +32,8 @@ def ab(
     baseline_tree: Annotated[Optional[Path], typer.Option(show_default=False, help="Baseline: a source tree "
                                                           "(a folder with vitbench/).")] = None,
     baseline_python: Python = None,
-    candidate_ref: Annotated[Optional[str], typer.Option(show_default=False, help="Candidate: a git ref "
-                                                         "[default: this checkout].")] = None,
+    candidate_ref: Annotated[Optional[str], typer.Option(show_default=False, help="Candidate: a git ref (default: this "
+                                                         "checkout).")] = None,
     candidate_tree: Annotated[Optional[Path], typer.Option(show_default=False, help="Candidate: a source tree.")
                               ] = None,
     candidate_python: Python = None,
@@ -42,7 +42,7 @@ def ab(
                       ] = None,
     device: Annotated[Optional[str], typer.Option(show_default=False, help="Override the suite's device.")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", show_default=False, help="New folder for "
-                      "both sides' results. [default: <results-dir>/ab/<suite>/<timestamp>]")] = None,
+                      "both sides' results (default: RESULTS-DIR/ab/SUITE/TIME).")] = None,
     results_dir: Annotated[Path, typer.Option(help="Root of the default output folder.")] = Path("results"),
     max_slowdown: Annotated[str, typer.Option(help="Limit for timings and memory, in percent.")] = "10%",
     threshold: Annotated[Optional[list[str]], typer.Option(help="Per-metric limit NAME=PCT (repeatable).")] = None,
