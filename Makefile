@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make run   - run the main job: vitbench sweep suites/patch_sizes.yaml"
 	@echo "make test  - run the test suite (the command .ci/run runs)"
-	@echo "make gate  - the project's own regression gate (cost baseline + CPU smoke suite)"
+	@echo "make gate  - the project's own regression gate (cost baseline + CPU timing A/B against gate_ref)"
 	@echo "make perf  - the pytest-benchmark suite under tests/perf"
 	@echo "make gpu-check - on a CUDA machine: GPU tests, shipped suites on CUDA, a verdict; results/devices/<gpu>/"
 	@echo "make test-external - timm / torchvision model tests in their own venv (.venv-external)"
@@ -52,19 +52,15 @@ test: $(STAMP)
 test-external: $(EXT_STAMP)
 	$(EXT_PY) -m pytest -q -m external
 
-# The project's own regression gate: exact cost of the zoo vs its committed baseline, then the CPU smoke suite
-# vs its baseline (one thread: thread contention on a shared 2-core machine is the largest noise source;
-# 100 % = catches a 2x slowdown without false alarms under load). CPU peak RSS is left out: it depends on the
-# install (torch's import alone read 218 vs 276 MiB in two venvs of identical packages), not on the code.
-# See README, "Use in CI".
-CPU_GATE_METRICS := tokens,params,macs,macs_patch_embed,macs_attn_proj,macs_attn_core,macs_mlp,macs_head,latency_ms_median,throughput_ips
-
+# The project's own regression gate: exact cost of the zoo vs its committed baseline (any change fails), then the
+# CPU timing gate: this tree against the commit in results/baselines/gate_ref, measured in turn on this machine
+# (vitbench ab: one torch thread, 6 interleaved pairs, fails beyond +25 % over the whole 95 % interval; skipped
+# with a notice where that commit is not in the clone). See docs/ci.md, "The project's own gate".
 gate: $(STAMP)
 	rm -rf results/ci && mkdir -p results/ci
 	$(VENV)/bin/vitbench sweep suites/zoo_cost.yaml -o results/ci/zoo_cost.csv
 	$(VENV)/bin/vitbench compare results/baselines/zoo_cost.csv results/ci/zoo_cost.csv --strict --markdown results/ci/zoo_cost.md
-	OMP_NUM_THREADS=1 $(VENV)/bin/vitbench sweep suites/ci_smoke.yaml -o results/ci/ci_smoke.csv
-	$(VENV)/bin/vitbench compare results/baselines/ci_smoke.csv results/ci/ci_smoke.csv --max-slowdown 100% --metrics $(CPU_GATE_METRICS) --markdown results/ci/ci_smoke.md
+	VITBENCH=$(VENV)/bin/vitbench .ci/timing_gate
 
 gpu-check: $(STAMP)
 	$(PY) -m vitbench.gpucheck

@@ -286,3 +286,15 @@ def test_progress_lines_and_eta_weighted_by_work(tmp_path):
     expected_eta = 40.0 / point_weight(points[0]) * point_weight(points[1])
     assert line.startswith("[2/3] vit_b16 · P16 · 224 px") and "ok 250 ms median" in line
     assert f"ETA ~0:{round(expected_eta):02d}" in line and "0:40 elapsed" in line
+
+
+def test_points_runs_only_those_points_and_resume_adds_others(tmp_path):
+    path, out = suite_file(tmp_path), tmp_path / "r.csv"
+    dry = invoke("sweep", path, "--dry-run", "--points", "0,4-5")
+    assert dry.exit_code == 0 and "6 points, --points selects 3" in dry.output
+    assert invoke("sweep", path, "-o", out, "--points", "1").exit_code == 0
+    assert list(load_text(out)[["patch", "res_h"]].itertuples(index=False, name=None)) == [("8", "64")]
+    assert invoke("sweep", path, "-o", out, "--points", "1,3", "--resume").exit_code == 0
+    assert list(load_text(out)["res_h"]) == ["64", "32"]  # point 1 kept, point 3 (patch 16, 32 px) added
+    assert json.loads((tmp_path / "r.meta.json").read_text())["settings"]["points"] == [1, 3]
+    assert "the suite has 6 point(s), numbered 0 to 5" in one_line_error(invoke("sweep", path, "--points", "6"))

@@ -88,3 +88,25 @@ def test_output_must_be_csv(tmp_path):
 def test_dry_run_device_needs_no_torch():
     assert runs.dry_run_device("cpu") == "cpu" and runs.dry_run_device("cuda:1") == "cuda:1"
     assert runs.dry_run_device("auto") in ("cpu", "cuda")
+
+
+def test_points_selects_indices_and_ranges_and_combines_with_a_shard(tmp_path):
+    path = suite(tmp_path)
+    assert [p.index for p in runs.plan_suite(path, points="3,0").selected] == [0, 3]
+    plan = runs.plan_suite(path, points="1-3")
+    assert [p.index for p in plan.selected] == [1, 2, 3] and len(plan.points) == 4
+    assert plan.settings["points"] == [1, 2, 3] and "--points 1-3" in plan.resume_args
+    assert [p.index for p in runs.plan_suite(path, points="0-3", shard="2/2").selected] == [1, 3]
+    assert runs.plan_suite(path).settings["points"] is None
+
+
+@pytest.mark.parametrize("text, message", [
+    ("4", "--points 4: the suite has 4 point(s), numbered 0 to 3"),
+    ("2-9", "--points 2-9: the suite has 4 point(s)"),
+    ("a", "--points takes point indices like 0,3,5 or 2-4, got 'a'"),
+    ("1,,2", "--points takes point indices"),
+    ("-1", "--points takes point indices"),
+])
+def test_bad_points_are_one_line_errors(tmp_path, text, message):
+    with pytest.raises(VitbenchError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        runs.plan_suite(suite(tmp_path), points=text)

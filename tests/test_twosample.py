@@ -93,3 +93,67 @@ def test_no_torch_import():
     code = "import sys, vitbench.twosample; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+# ---------------------------------------------------------------------------------------------- paired repeats
+
+def test_paired_interval_by_hand():
+    # d = ln 1.2, ln 1, ln 1.4 = 0.18232, 0, 0.33647: mean 0.17293, sd 0.16843 (ddof 1), t(0.975, 2 df) = 4.303,
+    # half-width 4.303 · 0.16843 / √3 = 0.41845
+    from vitbench.twosample import paired_ratio_interval
+
+    iv = paired_ratio_interval([2.0, 3.0, 5.0], [2.4, 3.0, 7.0])
+    assert iv.pairs == 3 and abs(iv.log_sd - 0.16843) < 1e-5
+    assert abs(iv.ratio - np.exp(0.17293)) < 1e-5
+    assert abs(iv.low - np.exp(0.17293 - 0.41845)) < 1e-4 and abs(iv.high - np.exp(0.17293 + 0.41845)) < 1e-4
+
+
+def test_paired_interval_of_identical_ratios_has_zero_width_and_ignores_the_level_of_each_pair():
+    from vitbench.twosample import paired_ratio_interval
+
+    iv = paired_ratio_interval([1.0, 10.0, 100.0], [2.0, 20.0, 200.0])
+    assert np.allclose([iv.ratio, iv.low, iv.high], 2.0, rtol=1e-12) and iv.log_sd < 1e-12
+
+
+@pytest.mark.parametrize("base, cand, message", [
+    ([1.0, 2.0], [1.0], "equal counts"),
+    ([1.0], [1.0], "2 to 31 pairs"),
+    ([1.0] * 32, [1.0] * 32, "2 to 31 pairs"),
+    ([1.0, -1.0], [1.0, 1.0], "finite and > 0"),
+])
+def test_paired_interval_refuses_bad_input(base, cand, message):
+    from vitbench.twosample import paired_ratio_interval
+
+    with pytest.raises(ValueError, match=message):
+        paired_ratio_interval(base, cand)
+
+
+def test_t_table_holds_the_97_5_percent_quantiles():
+    # Each entry, to its 3 decimals: P(T <= q - 0.0005) < 0.975 < P(T <= q + 0.0005) for Student's t with v
+    # degrees of freedom, the CDF by Simpson's rule on the density from 0
+    from math import gamma, pi, sqrt
+
+    from vitbench.twosample import T975
+
+    def cdf(q: float, v: int) -> float:
+        x = np.linspace(0.0, q, 20001)
+        density = gamma((v + 1) / 2) / (sqrt(v * pi) * gamma(v / 2)) * (1 + x**2 / v) ** (-(v + 1) / 2)
+        h = x[1] - x[0]
+        return 0.5 + h / 3 * (density[0] + density[-1] + 4 * density[1:-1:2].sum() + 2 * density[2:-1:2].sum())
+
+    for v, q in enumerate(T975, start=1):
+        assert cdf(q - 0.0005, v) < 0.975 < cdf(q + 0.0005, v), (v, q)
+
+
+def test_paired_interval_covers_a_known_ratio_95_percent_of_the_time():
+    # 400 seeded experiments of 6 pairs, each pair's log ratio = ln 1.3 + a run effect N(0, 0.05)
+    from vitbench.twosample import paired_ratio_interval
+
+    rng = np.random.default_rng(7)
+    hits = 0
+    for _ in range(400):
+        base = np.exp(rng.normal(0, 0.2, 6))
+        cand = base * 1.3 * np.exp(rng.normal(0, 0.05, 6))
+        iv = paired_ratio_interval(base, cand)
+        hits += iv.low <= 1.3 <= iv.high
+    assert 369 <= hits <= 391  # binomial(400, 0.95): mean 380, 2.5 sd = 11

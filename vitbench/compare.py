@@ -334,7 +334,7 @@ def _judge(ratio: float, threshold: float, margin: float) -> str:
     return "noise" if max(ratio, 1 / ratio) - 1 > threshold else "ok"
 
 
-def _judge_interval(ratio: float, low: float, high: float, threshold: float) -> str:
+def judge_interval(ratio: float, low: float, high: float, threshold: float) -> str:
     """Verdict from a worse-ratio and its interval: the whole interval must lie beyond the limit."""
     if low - 1 > threshold:
         return "regression"
@@ -354,7 +354,7 @@ def _noisy_finding(metric: str, b: float, c: float, side_b: _Side, side_c: _Side
         return Finding(**base, verdict=_judge(ratio, threshold, threshold), method="threshold")
     if iv is not None:
         interval = (1 / iv.high - 1, 1 / iv.low - 1) if higher else (iv.low - 1, iv.high - 1)
-        return Finding(**base, verdict=_judge_interval(ratio, iv.low, iv.high, threshold), interval=interval,
+        return Finding(**base, verdict=judge_interval(ratio, iv.low, iv.high, threshold), interval=interval,
                        samples=(iv.n_base, iv.n_cand), method="bootstrap")
     sb, sc, mb, mc = side_b.sigma[idx], side_c.sigma[idx], side_b.median[idx], side_c.median[idx]
     if any(math.isnan(v) for v in (sb, sc, mb, mc)):

@@ -62,8 +62,9 @@ def dry_run_device(name: str) -> str:
 def plan_suite(path: str | Path, *, device: Optional[str] = None, isolate: bool = False,
                shard: Optional[str] = None, skip_invalid: bool = False, dry_run: bool = False,
                max_points: Optional[int] = None, workers: Optional[Sequence[str]] = None,
-               resolve_device: Optional[Callable[[str], str]] = None) -> Plan:
-    """Load, validate and expand a suite (see vitbench.suite); shard K/N keeps the points with index % N = K-1.
+               resolve_device: Optional[Callable[[str], str]] = None, points: Optional[str] = None) -> Plan:
+    """Load, validate and expand a suite (see vitbench.suite); shard K/N keeps the points with index % N = K-1,
+    `points` ('0,3,5' or '2-4': indices as `--dry-run` numbers them) only those; with both, the points in both.
     A suite that runs the model with more than `max_points` points is refused before it is expanded.
     `workers` (sweep --devices): the points run on those devices' workers, so their device is the workers'
     kind (cuda or cpu), as `--device` would set it. `resolve_device` replaces devices.resolve (planning for
@@ -83,19 +84,41 @@ def plan_suite(path: str | Path, *, device: Optional[str] = None, isolate: bool 
     # 'auto' needs torch only where the model runs; a dry run or a cost-only suite resolves it without torch
     resolver = dry_run_device if dry_run else resolve_device or (devices.resolve if runs_model(ls) else
                                                                   dry_run_device)
-    points = expand(ls, resolver, device=override, isolate=isolate)
+    expanded = expand(ls, resolver, device=override, isolate=isolate)
     if not skip_invalid:
-        check_invalid(ls, points)
-    args = tuple(a for a, on in ((f"--shard {shard}", shard), (f"--device {device}", device),
+        check_invalid(ls, expanded)
+    chosen = parse_points(points, len(expanded))
+    args = tuple(a for a, on in ((f"--shard {shard}", shard), (f"--points {points}", points),
+                                 (f"--device {device}", device),
                                  (f"--devices {','.join(workers or ())}", workers),
                                  ("--isolate", isolate), ("--skip-invalid", skip_invalid)) if on)
-    selected = select_shard(points, shard_kn)
+    selected = [p for p in select_shard(expanded, shard_kn) if chosen is None or p.index in chosen]
     settings = {"suite": {"name": ls.suite.name, "description": ls.suite.description, "path": str(ls.path),
                           "sha256": ls.sha256, "text": ls.text},
-                "shard": shard, "points_in_suite": len(points), "points_selected": len(selected),
+                "shard": shard, "points": sorted(chosen) if chosen is not None else None,
+                "points_in_suite": len(expanded), "points_selected": len(selected),
                 **({"devices": list(workers)} if workers else {}),
                 "cpu_overrides": _cpu_overrides(ls, selected)}
-    return Plan("sweep", ls.suite.name, tuple(points), tuple(selected), ls, shard_kn, settings, args)
+    return Plan("sweep", ls.suite.name, tuple(expanded), tuple(selected), ls, shard_kn, settings, args)
+
+
+def parse_points(text: Optional[str], count: int) -> Optional[frozenset[int]]:
+    """'0,3,5' or '2-4' (or both: '0,2-4') -> the point indices, each checked against the suite's `count` points;
+    None -> None (every point)."""
+    if text is None:
+        return None
+    chosen = set()
+    for part in (p.strip() for p in text.split(",")):
+        first, dash, last = part.partition("-")
+        try:
+            low, high = int(first), int(last if dash else first)
+        except ValueError:
+            raise VitbenchError(f"--points takes point indices like 0,3,5 or 2-4, got {text!r}") from None
+        if not 0 <= low <= high < count:
+            raise VitbenchError(f"--points {part}: the suite has {count} point(s), numbered 0 to {count - 1} "
+                                f"(see --dry-run)")
+        chosen.update(range(low, high + 1))
+    return frozenset(chosen)
 
 
 def _cpu_overrides(ls: LoadedSuite, selected: Sequence[Point]) -> dict:

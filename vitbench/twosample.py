@@ -17,6 +17,13 @@ resampling indices (tests check it against hand-computed cases), O(1) per round 
 What it covers: the sampling error of the two medians, treating the iterations of one run as independent draws.
 What it cannot see: a shift of a whole run (CPU frequency, other processes, placement) — the gate's threshold
 covers that (docs/ci.md).
+
+Paired repeats (`paired_ratio_interval`, for `vitbench ab`): n runs of each side, run i of the baseline and run i
+of the candidate measured back to back. The unit of evidence is the pair, not the iteration: d_i = ln(c_i / b_i);
+the ratio is exp(mean d) (the geometric mean of the n paired ratios, = the ratio of the two sides' geometric
+means) and the interval exp(mean d ± t · sd(d) / √n), t the Student t quantile at 97.5 % with n − 1 degrees of
+freedom (a two-sided 95 % interval; the paired t interval on log ratios). Whatever moves a whole run (load,
+frequency, a process placed badly) moves the pairs apart and widens the interval instead of faking a change.
 """
 
 from __future__ import annotations
@@ -90,3 +97,39 @@ def ratio_interval(base: Sequence[float], cand: Sequence[float], level: float = 
     b, c = np.asarray(base, dtype=float), np.asarray(cand, dtype=float)
     return RatioInterval(float(np.median(c) / np.median(b)), float(low), float(high), level, resamples,
                          int(b.size), int(c.size))
+
+
+# Student t 0.975 quantiles for 1..30 degrees of freedom (any statistics table; tests/test_twosample.py
+# integrates the t density to check each one).
+T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+MAX_PAIRS = len(T975) + 1
+
+
+@dataclass(frozen=True)
+class PairedInterval:
+    """The geometric mean of n paired ratios cand_i / base_i and its 95 % t interval [low, high]; `log_sd`: the
+    standard deviation of ln(cand_i / base_i) (ddof 1)."""
+
+    ratio: float
+    low: float
+    high: float
+    pairs: int
+    log_sd: float
+    level: float = LEVEL
+
+
+def paired_ratio_interval(base: Sequence[float], cand: Sequence[float]) -> PairedInterval:
+    """exp(mean ± t·sd/√n) of d_i = ln(cand_i / base_i) over 2 to MAX_PAIRS pairs (see the module docstring)."""
+    b, c = _samples(base, "baseline"), _samples(cand, "candidate")
+    if b.size != c.size:
+        raise ValueError(f"paired values need equal counts, got {b.size} baseline and {c.size} candidate")
+    if not 2 <= b.size <= MAX_PAIRS:
+        raise ValueError(f"a paired interval needs 2 to {MAX_PAIRS} pairs, got {b.size}")
+    d = np.log(c) - np.log(b)
+    sd = float(np.std(d, ddof=1))
+    half = T975[d.size - 2] * sd / np.sqrt(d.size)
+    mean = float(np.mean(d))
+    return PairedInterval(float(np.exp(mean)), float(np.exp(mean - half)), float(np.exp(mean + half)),
+                          int(d.size), sd)
+

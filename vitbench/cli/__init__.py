@@ -11,6 +11,7 @@ from vitbench.cli import sweep_cmd  # noqa: F401  (registers sweep, merge)
 from vitbench.cli import compare_cmd  # noqa: F401  (registers compare)
 from vitbench.cli import baseline_cmd  # noqa: F401  (registers baseline update)
 from vitbench.cli import plot_cmd  # noqa: F401  (registers plot, report)
+from vitbench.cli import ab_cmd  # noqa: F401  (registers ab)
 
 
 def main() -> None:

@@ -49,6 +49,8 @@ def sweep(
                                          "skip points already in it.")] = False,
     shard: Annotated[Optional[str], typer.Option(show_default=False, help="Run shard K of N (1-based): the points "
                                                  "whose index % N == K-1. For Slurm arrays / CI matrices.")] = None,
+    points: Annotated[Optional[str], typer.Option(show_default=False, help="Run only these points: indices as "
+                                                  "--dry-run numbers them, e.g. 0,3,5 or 2-4.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the expanded points and exit (no torch).")
                        ] = False,
     device: Annotated[Optional[str], typer.Option(show_default=False, help="Override the suite's device: auto | "
@@ -75,13 +77,18 @@ def sweep(
     names = workers.parse_devices(devices) if devices else None
     if executor is not None:
         from vitbench.cluster import ClusterOptions
+        from vitbench.errors import VitbenchError
+
+        if points is not None:
+            raise VitbenchError("--points selects points for one process; with --executor each job runs a shard "
+                                "of the whole suite: give one of them")
 
         opts = ClusterOptions(executor.value, jobs, slurm_partition, slurm_gpus_per_job, slurm_time,
                               tuple(slurm_setup or ()), not no_wait)
         return _sweep_jobs(suite, output, opts, names, shard, dry_run, device, isolate, skip_invalid, results_dir,
                            max_points)
     plan = runs.plan_suite(suite, device=device, isolate=isolate, shard=shard, skip_invalid=skip_invalid,
-                           dry_run=dry_run, max_points=max_points, workers=names)
+                           dry_run=dry_run, max_points=max_points, workers=names, points=points)
     path = runs.output_path(plan, output, resume, results_dir)
     out, note = console(), cpu_note(plan.selected, plan.suite.suite.cpu.set_values(), plan.suite.suite.cpu.max_gmacs)
     if dry_run:
@@ -159,6 +166,7 @@ def _dry_run(plan, path: Path, resume: bool, note, out, points_table) -> None:
 
     done = read_keys(path) if resume and path.exists() else set()
     shard = f", shard {plan.shard[0]}/{plan.shard[1]} has {len(plan.selected)}" if plan.shard else ""
+    shard += f", --points selects {len(plan.selected)}" if plan.settings.get("points") is not None else ""
     out.print(f"[bold]{plan.name}[/]: {len(plan.points)} points{shard} (dry run; output would be {path})")
     out.print(points_table(plan.selected, (lambda p: point_row_key(p) in done) if done else None))
     if note:

@@ -5,7 +5,8 @@ By default the table lists every finding that is not "ok" plus every timing and 
 are worth seeing within limits too); exact metrics that did not change are only counted. Numbers never wrap or
 get cut: value columns do not wrap, the point labels and verdict notes do, so the table reads at 80 columns.
 Changes are (candidate − baseline) / baseline of the value; a bracketed pair under a timing change is its
-bootstrap confidence interval, ± the combined spread of the two runs (the fallback rule).
+bootstrap confidence interval (or, for `vitbench ab`, the paired t interval over its repeats), ± the combined
+spread of the two runs (the fallback rule).
 """
 
 from __future__ import annotations
@@ -155,6 +156,8 @@ def rule_lines(result: Comparison) -> list[str]:
         parts = [f"limits: {_limits(result)}"]
         if "bootstrap" in methods:
             parts.append(f"[low, high]: {result.level:.0%} bootstrap interval of the change (raw samples)")
+        if "paired" in methods:
+            parts.append(f"[low, high]: {result.level:.0%} paired t interval of the change over the A/B repeats")
         if "spread" in methods:
             parts.append(f"±: combined spread of the two runs (no raw samples; k = {result.spread_k:g})")
         lines.append("; ".join(parts))
@@ -192,9 +195,13 @@ def markdown(result: Comparison, show_all: bool = False) -> str:
             f"change. Exact metrics: an increase is a regression{strict}.")
     if result.thresholds:
         limits = _limits(result)
-        rule += (f" Timings and memory: a regression is worse than its limit ({limits}); with raw samples the "
-                 f"whole {result.level:.0%} bootstrap interval must lie beyond it, otherwise the change must also "
-                 f"exceed {result.spread_k:g}× the combined spread of the two runs.")
+        if any(f.method == "paired" for f in result.findings):
+            rule += (f" Timings and memory: a regression is worse than its limit ({limits}) over the whole "
+                     f"{result.level:.0%} paired t interval of the A/B repeats.")
+        else:
+            rule += (f" Timings and memory: a regression is worse than its limit ({limits}); with raw samples the "
+                     f"whole {result.level:.0%} bootstrap interval must lie beyond it, otherwise the change must "
+                     f"also exceed {result.spread_k:g}× the combined spread of the two runs.")
     lines = [f"### vitbench compare: {result.summary()}", "", *_wrap(rule), ""]
     rows = shown(result, show_all)
     if rows:
