@@ -1,3 +1,5 @@
+import hashlib
+
 import pytest
 
 from vitbench import samples
@@ -23,3 +25,18 @@ def test_a_file_that_is_not_a_samples_file_is_bad_input(tmp_path):
     path.write_text("a,b\n1,2\n")
     with pytest.raises(VitbenchError, match="not a vitbench samples file"):
         samples.read(path)
+
+
+def test_a_key_column_at_its_default_leaves_the_digest_as_a_version_without_it_wrote_it():
+    from vitbench.results_io import row_key
+    from vitbench.schema import CONFIG_KEY, KEY_DEFAULTS
+
+    row = {"model": "vit_b16", "patch": 16, "res_h": 224, "res_w": 224, "batch": 8, "device": "cpu",
+           "dtype": "fp32", "attn": "sdpa", "compile": False, "mode": "infer", "optimizer": None,
+           "grad_checkpoint": False}
+    key = row_key(row)
+    older = [v for c, v in zip(CONFIG_KEY, key) if c not in KEY_DEFAULTS]  # what a version without them hashed
+    assert samples.digest(key) == hashlib.sha1("\x1f".join(older).encode()).hexdigest()[:16]
+    trained = row_key({**row, "mode": "train", "optimizer": "adamw"})
+    assert samples.digest(trained) != samples.digest(key)
+    assert samples.digest(row_key({**row, "grad_checkpoint": True})) != samples.digest(key)

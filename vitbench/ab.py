@@ -227,10 +227,13 @@ def paired_finding(metric: str, base: Sequence[float], cand: Sequence[float], th
 
 
 def _compare_repeat(ab: Run, r: int, options: dict) -> Comparison:
+    """One repeat's rows compared; its raw samples only where there is one repeat (otherwise timings are judged
+    on the pairs, and a sample-based rule would only add notes about a verdict it does not give)."""
     base, cand = ab.files["baseline"][r], ab.files["candidate"][r]
-    return compare(load_rows(base), load_rows(cand), base_samples=load_samples(base),
-                   cand_samples=load_samples(cand), baseline_path=str(base), candidate_path=str(cand),
-                   noisy_spread=math.inf, **options)
+    single = ab.repeats == 1
+    return compare(load_rows(base), load_rows(cand), base_samples=load_samples(base) if single else None,
+                   cand_samples=load_samples(cand) if single else None, baseline_path=str(base),
+                   candidate_path=str(cand), noisy_spread=math.inf, **options)
 
 
 def comparison(ab: Run, **options) -> tuple[Comparison, list[dict]]:

@@ -4,7 +4,9 @@ File: `<results stem>.samples.csv` next to `<results stem>.csv` (one samples fil
 the header `key,metric,i,value`, readable with pandas alone:
 
 - `key`: 16 hex digits, the first 64 bits of sha1 over the row's canonical config key
-  (`results_io.row_key`, joined with the unit separator U+001F) — `digest(row_key(row))`.
+  (`results_io.row_key`, joined with the unit separator U+001F) — `digest(row_key(row))`; key columns that hold
+  their default (`schema.KEY_DEFAULTS`: mode infer, no optimizer, no checkpointing) are left out, so a row's
+  digest does not change when a later version adds such a column.
 - `metric`: what was sampled: `latency_ms` (one timed iteration of the whole batch, milliseconds).
 - `i`: 0-based index of the sample in timing order.
 - `value`: the sample, written with repr (exact float round trip).
@@ -16,6 +18,7 @@ that resume and merge drop.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -37,9 +40,22 @@ def path_for(results: str | Path) -> Path:
     return results.with_name(results.stem + SUFFIX)
 
 
+@functools.cache
+def _key_defaults() -> dict[str, str]:
+    from vitbench.results_io import canonical
+    from vitbench.schema import KEY_DEFAULTS
+
+    return {c: canonical(v) for c, v in KEY_DEFAULTS.items()}
+
+
 def digest(key: Sequence[str]) -> str:
-    """The samples-file key of a row, from its canonical config key (results_io.row_key)."""
-    return hashlib.sha1("\x1f".join(key).encode()).hexdigest()[:16]
+    """The samples-file key of a row, from its canonical config key (results_io.row_key), key columns at their
+    default left out (module docstring)."""
+    from vitbench.schema import CONFIG_KEY
+
+    defaults = _key_defaults()
+    kept = [v for c, v in zip(CONFIG_KEY, key) if defaults.get(c, v + "\0") != v]
+    return hashlib.sha1("\x1f".join(kept).encode()).hexdigest()[:16]
 
 
 def lines(key_digest: str, metric: str, values: Iterable[float]) -> bytes:
