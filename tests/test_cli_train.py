@@ -2,6 +2,7 @@
 `train-cost` (the ViT paper's figures from their inputs), and their bad input (one line, exit 2)."""
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -182,6 +183,13 @@ def test_train_cost_table_money_and_device_hours():
     assert result.exit_code == 0, result.output
     for text in ("A100 SXM4 80GB", "peak (bf16)", "312", "40.00%", "GPU-hours", "GPU-days", "at 2 per GPU-hour"):
         assert text in result.stdout, text
+
+
+def test_device_days_keep_three_significant_digits():
+    # 1.3e9 images of ViT-B/16 at 40 % of an H100's bf16 peak: 95.9 GPU-hours = 3.996 GPU-days, not "4"
+    result = run("train-cost", "-m", "vit_b16", "--images", "1300000000", "--device", "h100-sxm", "--mfu", "0.4")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"95\.9 +GPU-hours", result.stdout) and re.search(r" 4\.00 +GPU-days", result.stdout)
 
 
 def test_train_cost_takes_the_mfu_of_a_measured_train_file(tmp_path):

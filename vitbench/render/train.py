@@ -112,7 +112,7 @@ def memory_table(cfg: ViTConfig, batch: int, dtype: str, attn: str, device: str,
 
 
 def _days(value: float) -> str:
-    return f"{value:,.1f}" if value >= 10 else f"{value:,.3g}"
+    return f"{value:,.1f}" if value >= 10 else f"{value:#,.3g}"  # 4.00, not 4
 
 
 def train_cost_table(cfg: ViTConfig, run: TrainCost, convention: str, mfu_source: str) -> Table:
