@@ -22,8 +22,7 @@ from vitbench.errors import Stopped, Terminated, VitbenchError, one_line
 
 def fail(message: str) -> None:
     """Print one line to stderr and exit 2 (usable from any command)."""
-    typer.echo(f"error: {message}", err=True)
-    sys.exit(2)
+    sys.exit(_error(message))
 
 
 def _subcommand(group, args: list[str]):
@@ -65,38 +64,57 @@ class OneLineErrorGroup(TyperGroup):
                                     f"values, like --res and --batch, say so in --help)")
             rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
                               standalone_mode=False, **extra)
-        except click.exceptions.UsageError as e:
-            if type(e).__name__ == "NoArgsIsHelpError":  # bare `vitbench`: the help is the answer
-                if e.format_message().strip():
-                    typer.echo(e.format_message())
-                sys.exit(0)
-            path = e.ctx.command_path if e.ctx else "vitbench"
-            fail(f"{e.format_message().replace('Value error, ', '')} (see '{path} --help')")
-        except click.exceptions.ClickException as e:
-            fail(e.format_message())
-        except typer.Abort:
-            typer.echo("aborted", err=True)
-            sys.exit(130)
-        except Stopped as e:
-            typer.echo(str(e), err=True)
-            sys.exit(e.exit_code)
-        except VitbenchError as e:
-            fail(str(e))
-        except MemoryError:
-            fail("out of memory: this process could not allocate (an address-space limit such as `ulimit -v`?)")
-        except ImportError as e:  # a broken or partial install (torch under a memory limit, a missing wheel)
-            what = e.name or ('torch' if 'torch' in str(e) else 'a module')
-            fail(f"cannot import {what}: {one_line(str(e))}; "
-                 f"check the installation "
-                 f"(make test / pip install -e .)")
-        except KeyboardInterrupt as e:  # outside a run (a run turns these into Stopped): nothing to keep
-            terminated = isinstance(e, Terminated)
-            typer.echo("terminated (SIGTERM)" if terminated else "interrupted", err=True)
-            sys.exit(143 if terminated else 130)
-        except BrokenPipeError:  # `vitbench ... | head`: the reader left; nothing to report
-            sys.stderr.close()
-            sys.exit(0)
+        except HANDLED as e:
+            sys.exit(report(e))
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+HANDLED = (click.exceptions.ClickException, typer.Abort, Stopped, VitbenchError, MemoryError, ImportError,
+           KeyboardInterrupt, BrokenPipeError)
+
+
+def report(e: BaseException) -> int:
+    """Say what ended the command (one line on stderr, or nothing) and return its exit code: 2 bad input,
+    130 / 143 interrupted / terminated, a run's own code for Stopped, 0 for help and a closed pipe."""
+    if isinstance(e, click.exceptions.UsageError):
+        if type(e).__name__ == "NoArgsIsHelpError":  # bare `vitbench`: the help is the answer
+            if e.format_message().strip():
+                typer.echo(e.format_message())
+            return 0
+        path = e.ctx.command_path if e.ctx else "vitbench"
+        return _error(f"{e.format_message().replace('Value error, ', '')} (see '{path} --help')")
+    if isinstance(e, click.exceptions.ClickException):
+        return _error(e.format_message())
+    if isinstance(e, BrokenPipeError):  # `vitbench ... | head`: the reader left; nothing to report
+        sys.stderr.close()
+        return 0
+    if isinstance(e, (typer.Abort, Stopped, KeyboardInterrupt)):
+        return _stopped(e)
+    if isinstance(e, MemoryError):
+        return _error("out of memory: this process could not allocate (an address-space limit such as `ulimit -v`?)")
+    if isinstance(e, ImportError):  # a broken or partial install (torch under a memory limit, a missing wheel)
+        what = e.name or ("torch" if "torch" in str(e) else "a module")
+        return _error(f"cannot import {what}: {one_line(str(e))}; check the installation "
+                      f"(make test / pip install -e .)")
+    return _error(str(e))  # VitbenchError
+
+
+def _error(message: str) -> int:
+    typer.echo(f"error: {message}", err=True)
+    return 2
+
+
+def _stopped(e: BaseException) -> int:
+    """Ctrl-C / SIGTERM: a run's Stopped says what it kept; outside a run there is nothing to keep."""
+    if isinstance(e, Stopped):
+        typer.echo(str(e), err=True)
+        return e.exit_code
+    if isinstance(e, typer.Abort):
+        typer.echo("aborted", err=True)
+        return 130
+    terminated = isinstance(e, Terminated)
+    typer.echo("terminated (SIGTERM)" if terminated else "interrupted", err=True)
+    return 143 if terminated else 130
 
 
 app = typer.Typer(
