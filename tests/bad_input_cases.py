@@ -104,7 +104,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("points out of range", ["sweep", "ok.yaml", "--points", "0,4"], "the suite has 1 point(s), numbered 0 to 0"),
     ("points not indices", ["sweep", "ok.yaml", "--points", "a"], "--points takes point indices like 0,3,5"),
     ("points with an executor", ["sweep", "ok.yaml", "--points", "0", "--executor", "local"],
-     "with --executor each job runs a shard"),
+     "--points and --executor do not combine"),
     ("ab without a baseline", ["ab", "ok.yaml"], "vitbench ab needs a baseline"),
     ("ab with no repeats", ["ab", "ok.yaml", "--baseline-tree", ".", "--repeats", "0"], "--repeats must be"),
     ("sweep output not CSV", ["sweep", "ok.yaml", "-o", "x.txt"], "results are written as CSV"),

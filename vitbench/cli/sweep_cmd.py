@@ -72,21 +72,16 @@ def sweep(
 ) -> None:
     """Run a YAML suite: every point becomes one CSV row, appended as it finishes (Ctrl-C keeps them)."""
     from vitbench import runs, workers
-    from vitbench.render.sweep import SweepProgress, cpu_note, points_table
+    from vitbench.render.sweep import cpu_note, points_table
 
     names = workers.parse_devices(devices) if devices else None
     if executor is not None:
         from vitbench.cluster import ClusterOptions
-        from vitbench.errors import VitbenchError
-
-        if points is not None:
-            raise VitbenchError("--points selects points for one process; with --executor each job runs a shard "
-                                "of the whole suite: give one of them")
 
         opts = ClusterOptions(executor.value, jobs, slurm_partition, slurm_gpus_per_job, slurm_time,
                               tuple(slurm_setup or ()), not no_wait)
-        return _sweep_jobs(suite, output, opts, names, shard, dry_run, device, isolate, skip_invalid, results_dir,
-                           max_points)
+        return _sweep_jobs(suite, output, opts, names, shard, points, dry_run, device, isolate, skip_invalid,
+                           results_dir, max_points)
     plan = runs.plan_suite(suite, device=device, isolate=isolate, shard=shard, skip_invalid=skip_invalid,
                            dry_run=dry_run, max_points=max_points, workers=names, points=points)
     path = runs.output_path(plan, output, resume, results_dir)
@@ -95,6 +90,13 @@ def sweep(
         return _dry_run(plan, path, resume, note, out, points_table)
     if resume and not path.exists():
         out.print(f"[yellow]note:[/] {path} does not exist yet; starting it (nothing to resume)")
+    _run_here(plan, path, resume and path.exists(), names, note, out)
+
+
+def _run_here(plan, path: Path, resume: bool, names, note, out) -> None:
+    """Run the plan in this process (or on the --devices workers), with a progress bar, then the summary."""
+    from vitbench import runs, workers
+    from vitbench.render.sweep import SweepProgress
 
     def on_start(header: str, notes: tuple) -> None:
         out.print(f"[bold]{header}[/]" + (f" on {len(names)} workers ({', '.join(names)})" if names else ""))
@@ -103,22 +105,23 @@ def sweep(
 
     if names:
         workers.check_devices(names)
-    outcome = runs.execute(plan, path, resume=resume and path.exists(), on_start=on_start,
+    outcome = runs.execute(plan, path, resume=resume, on_start=on_start,
                            listener_for=lambda todo, n, skip: SweepProgress(out, todo, n, skip),
                            pool=workers.Pool(names) if names else None)
     _summary(plan, outcome, out)
 
 
-def _sweep_jobs(suite, output, opts, names, shard, dry_run, device, isolate, skip_invalid, results_dir,
+def _sweep_jobs(suite, output, opts, names, shard, points, dry_run, device, isolate, skip_invalid, results_dir,
                 max_points) -> None:
     """sweep --executor: submit (or re-attach to) the jobs, wait with a progress bar, merge into -o."""
     from vitbench import cluster, runs
-    from vitbench.errors import Stopped, VitbenchError
-    from vitbench.render.cluster import JobsProgress, merged_lines, submitted_lines
+    from vitbench.errors import VitbenchError
+    from vitbench.render.cluster import merged_lines, submitted_lines
 
-    if shard or dry_run:
-        raise VitbenchError(f"{'--shard' if shard else '--dry-run'} and --executor do not combine: the executor "
-                            f"shards the suite into --jobs itself (run --dry-run without --executor)")
+    refused = "--shard" if shard else "--dry-run" if dry_run else "--points" if points is not None else None
+    if refused:
+        raise VitbenchError(f"{refused} and --executor do not combine: the executor shards the suite into --jobs "
+                            f"itself" + (" (run --dry-run without --executor)" if dry_run else ""))
     opts.check()
     plan = runs.plan_suite(suite, device=device, isolate=isolate, skip_invalid=skip_invalid,
                            max_points=max_points, workers=cluster.job_workers(opts, names),
@@ -131,18 +134,10 @@ def _sweep_jobs(suite, output, opts, names, shard, dry_run, device, isolate, ski
     out = console()
     for line in submitted_lines(sub, path, opts):
         out.print(line)
-    if not opts.wait and (sub.new or sub.waiting_for):
-        return
     if sub.new or sub.waiting_for:
-        try:
-            with JobsProgress(out, sub.total) as progress:
-                cluster.wait(sub, progress.tick)
-        except KeyboardInterrupt as e:
-            from vitbench.session import Terminated
-
-            raise Stopped(f"{'terminated' if isinstance(e, Terminated) else 'interrupted'}: cancelled the running "
-                          f"jobs; their finished rows stay in {sub.folder}. Re-run the same command to submit "
-                          f"the missing points and merge.", 143 if isinstance(e, Terminated) else 130) from None
+        if not opts.wait:
+            return
+        _wait_for_jobs(sub, out)
     merged = cluster.merge(sub, plan, path)
     for line in merged_lines(merged, sub):
         out.print(line)
@@ -150,6 +145,22 @@ def _sweep_jobs(suite, output, opts, names, shard, dry_run, device, isolate, ski
         _summary(plan, runs.Outcome(path, _counts(path)), out, cluster=True)
     if merged.missing:
         raise typer.Exit(1)
+
+
+def _wait_for_jobs(sub, out) -> None:
+    """A progress bar over the jobs' finished points; Ctrl-C / SIGTERM cancels the jobs and keeps their rows."""
+    from vitbench import cluster
+    from vitbench.errors import Stopped, Terminated
+    from vitbench.render.cluster import JobsProgress
+
+    try:
+        with JobsProgress(out, sub.total) as progress:
+            cluster.wait(sub, progress.tick)
+    except KeyboardInterrupt as e:
+        terminated = isinstance(e, Terminated)
+        raise Stopped(f"{'terminated' if terminated else 'interrupted'}: cancelled the running jobs; their "
+                      f"finished rows stay in {sub.folder}. Re-run the same command to submit the missing points "
+                      f"and merge.", 143 if terminated else 130) from None
 
 
 def _counts(path: Path):
