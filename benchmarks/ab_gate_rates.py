@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from vitbench import samples as samples_io  # noqa: E402
-from vitbench.compare import parse_pct  # noqa: E402
+from vitbench.compare_limits import parse_pct  # noqa: E402
 from vitbench.results_io import load_results, row_key  # noqa: E402
 from vitbench.twosample import paired_ratio_interval, ratio_interval  # noqa: E402
 

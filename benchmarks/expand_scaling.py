@@ -1,4 +1,4 @@
-"""How long `vitbench.suite` takes to load, count, expand and validate large grids, and its peak memory.
+"""How long `vitbench.suite` and `vitbench.expansion` take to load, count, expand and validate large grids, and its peak memory.
 
     .venv/bin/python benchmarks/expand_scaling.py [--points 10000 100000 1000000] [--shape mixed configs]
 
@@ -48,7 +48,7 @@ def suite_text(shape: str, points: int) -> str:
 
 CHILD = r"""
 import json, resource, sys, time
-from vitbench import suite
+from vitbench import expansion, suite
 
 def timed(name, call):
     wall, cpu = time.perf_counter(), time.process_time()
@@ -58,10 +58,10 @@ def timed(name, call):
 
 out = {}
 ls = timed("load", lambda: suite.load_suite(sys.argv[1]))
-if hasattr(suite, "count_points"):
-    out["count"] = timed("count", lambda: suite.count_points(ls))
-points = timed("expand", lambda: suite.expand(ls, lambda d: "cpu"))
-timed("check", lambda: suite.check_invalid(ls, points))
+if hasattr(expansion, "count_points"):
+    out["count"] = timed("count", lambda: expansion.count_points(ls))
+points = timed("expand", lambda: expansion.expand(ls, lambda d: "cpu"))
+timed("check", lambda: expansion.check_invalid(ls, points))
 out["points"] = len(points)
 out["distinct_configs"] = len({p.cfg for p in points})
 out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from vitbench import samples as samples_io
-from vitbench.compare import compare, frame
+from vitbench.compare import compare
+from vitbench.compare_input import frame
 from vitbench.results_io import row_key
 from vitbench.measure.stats import summarize, throughput_ips
 from vitbench.schema import make_row

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from vitbench.suite import expand, load_suite
+from vitbench.expansion import expand
+from vitbench.suite import load_suite
 
 ROOT = Path(__file__).resolve().parent.parent
 GATE_REF = (ROOT / "results" / "baselines" / "gate_ref").read_text().strip()

@@ -55,7 +55,8 @@ def test_bench_refuses_to_overwrite_a_results_file(tmp_path):
 def test_bench_and_sweep_time_a_point_with_the_same_defaults(tmp_path):
     """Issue 9: bench timed >= 1 s on CUDA, a sweep point 0 s: the same point must get the same settings."""
     from vitbench.measure.spec import TIMING_DEFAULTS, BenchSpec
-    from vitbench.suite import expand, load_suite
+    from vitbench.expansion import expand
+    from vitbench.suite import load_suite
 
     suite = tmp_path / "s.yaml"
     suite.write_text("name: s\nmeasure: [latency]\ngrid: {model: vit_ti16}\n")

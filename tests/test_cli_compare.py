@@ -319,7 +319,8 @@ def test_baseline_update_bad_suite_is_exit_2(tmp_path):
 def _fresh_rows(suite: str) -> list[dict]:
     """The suite's points as closed-form rows (as `vitbench sweep` writes them), without torch."""
     from vitbench.runner import cost_row
-    from vitbench.suite import expand, load_suite
+    from vitbench.expansion import expand
+    from vitbench.suite import load_suite
 
     points = expand(load_suite(ROOT / "suites" / suite), resolve_device=lambda d: "cpu")
     return [cost_row(p) for p in points]
@@ -357,7 +358,8 @@ def test_zoo_cost_gate_through_the_cli(tmp_path):
 def test_committed_ci_smoke_baseline_matches_the_suite():
     """Every point of suites/ci_smoke.yaml (on cpu) has an ok row in the baseline, with measured latency."""
     from vitbench.runner import point_row_key
-    from vitbench.suite import expand, load_suite
+    from vitbench.expansion import expand
+    from vitbench.suite import load_suite
 
     rows = load_text(ROOT / "results" / "baselines" / "ci_smoke.csv")
     points = expand(load_suite(ROOT / "suites" / "ci_smoke.yaml"), resolve_device=lambda d: "cpu")

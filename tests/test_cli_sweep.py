@@ -263,7 +263,8 @@ def test_progress_lines_and_eta_weighted_by_work(tmp_path):
 
     from vitbench.render.sweep import POINT_OVERHEAD_GMACS, SweepProgress, point_weight
     from vitbench.runner import cost_row
-    from vitbench.suite import expand, load_suite
+    from vitbench.expansion import expand
+    from vitbench.suite import load_suite
 
     path = suite_file(tmp_path, """
         name: eta

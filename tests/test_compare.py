@@ -10,8 +10,8 @@ import pytest
 
 from synthetic_runs import CPU, CPU_NOISY, TIGHT, TINY_CONFIGS, alarm_rate, row, verdicts
 from vitbench import samples as samples_io
-from vitbench.compare import (compare, compare_files, frame, load_rows, parse_metrics, parse_pct,
-                              parse_thresholds)
+from vitbench.compare import compare, compare_files
+from vitbench.compare_input import frame, load_rows
 from vitbench.errors import VitbenchError
 from vitbench.measure.stats import summarize
 from vitbench.results_io import row_key
@@ -522,25 +522,7 @@ def test_bad_values_in_rows_that_are_not_matched_are_still_bad_input():
         one([row(CFG)], [row(CFG), {**row(TINY_CONFIGS[1]), "params": "inf"}])
 
 
-# -------------------------------------------------------------------------------------- parsing, files
-
-def test_parse_pct_and_thresholds():
-    assert parse_pct("10%") == pytest.approx(0.10) and parse_pct("2.5") == pytest.approx(0.025)
-    assert parse_thresholds(["latency_ms_median=5%", "mem_peak_mib = 20"]) == pytest.approx(
-        {"latency_ms_median": 0.05, "mem_peak_mib": 0.20})
-    for bad, message in [(["latency_ms_median"], "NAME=PCT"), (["latency_ms_median=fast"], "percentage"),
-                         (["latency_ms_median=-5%"], "percentage"), (["params=1%"], "exact metrics take no"),
-                         (["latency=5%"], "unknown metric")]:
-        with pytest.raises(VitbenchError, match=message):
-            parse_thresholds(bad)
-
-
-def test_parse_metrics():
-    assert parse_metrics(["params,macs", "latency_ms_median"]) == ("params", "macs", "latency_ms_median")
-    assert parse_metrics(None) is None
-    with pytest.raises(VitbenchError, match="unknown metric"):
-        parse_metrics(["latency"])
-
+# ------------------------------------------------------------------------------------------------ files
 
 def test_load_rows_reads_csv_and_json_alike(tmp_path):
     rows = [timed(cfg) for cfg in TINY_CONFIGS]
@@ -549,19 +531,3 @@ def test_load_rows_reads_csv_and_json_alike(tmp_path):
     assert list(load_rows(json_path)["_row"]) == ["row 1", "row 2", "row 3"]
     result = compare_files(csv_path, json_path)
     assert result.rows_common == 3 and not result.failed and result.count("noise") == 0
-
-
-@pytest.mark.parametrize("content, message", [
-    (None, "not found"),
-    (b"", "cannot read"),
-    (b"\xff\xfe\x00garbage\x00\xff", "cannot read"),
-    (b"model,params\n", "has no rows"),
-    (b"name,params\nx,1\n", r"missing column\(s\) model"),
-])
-def test_bad_files_are_one_line_errors(tmp_path, content, message):
-    path = tmp_path / "bad.csv"
-    if content is not None:
-        path.write_bytes(content)
-    with pytest.raises(VitbenchError, match=message) as err:
-        load_rows(path)
-    assert "\n" not in str(err.value)

@@ -1,7 +1,7 @@
 """vitbench.identity: which columns identify a row and which are its configuration. No torch."""
 
 from synthetic_runs import row
-from vitbench.compare import frame
+from vitbench.compare_input import frame
 from vitbench.identity import ARCH_FIELDS, NAMED, config_changes, describe_changes, identity_columns, labels
 from vitbench.zoo import resolve
 

@@ -13,7 +13,8 @@ from vitbench.errors import VitbenchError
 from vitbench.schema import ALL_COLUMNS
 from vitbench.cost.analytic import cost_row
 from vitbench.results_io import row_key
-from vitbench.suite import expand, load_suite
+from vitbench.expansion import expand
+from vitbench.suite import load_suite
 
 
 def cpu(device: str) -> str:
@@ -145,7 +146,8 @@ def test_a_hundred_cost_points_never_import_torch(tmp_path):
     code = textwrap.dedent(f"""
         import sys
         from vitbench import runner
-        from vitbench.suite import expand, load_suite
+        from vitbench.expansion import expand
+        from vitbench.suite import load_suite
         points = expand(load_suite({str(suite)!r}), lambda d: "cpu")
         rows = []
         runner.run(points, lambda r: rows.append(r.row))

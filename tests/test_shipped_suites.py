@@ -8,7 +8,8 @@ import pytest
 
 from vitbench.cost.analytic import macs
 from vitbench.cost.training import training_macs
-from vitbench.suite import check_invalid, expand, load_suite
+from vitbench.expansion import check_invalid, expand
+from vitbench.suite import load_suite
 
 SUITES = Path(__file__).resolve().parent.parent / "suites"
 # name -> (points, measured on cpu, cost-only on cpu)

@@ -42,11 +42,13 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from vitbench import gittree
-from vitbench.compare import NOISY_METRICS, Comparison, Finding, compare, judge_interval, load_rows, load_samples
+from vitbench.compare import compare
+from vitbench.compare_input import load_rows, load_samples
 from vitbench.errors import Stopped, VitbenchError, one_line
 from vitbench.runmeta import read_run_load
 from vitbench.schema import BY_NAME
 from vitbench.twosample import MAX_PAIRS, paired_ratio_interval
+from vitbench.verdicts import NOISY_METRICS, Comparison, Finding, judge_interval
 
 SIDES = ("baseline", "candidate")
 REPEATS = 6

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional, Protocol, Sequence
 
 from vitbench.errors import VitbenchError
+from vitbench.expansion import Point
 from vitbench.cost import training
 from vitbench.schema import RUNTIME_KEY_COLUMNS, make_row
 from vitbench.results_io import row_key
 from vitbench.subject import for_config
-from vitbench.suite import CONFIG_AXES, Point
+from vitbench.suite import CONFIG_AXES
 from vitbench.zoo import parse_res, preset
 
 if TYPE_CHECKING:

@@ -17,11 +17,12 @@ from typing import Callable, Optional, Sequence
 
 from vitbench import devices
 from vitbench.errors import Stopped, VitbenchError
+from vitbench.expansion import Point
 from vitbench.measure.spec import BenchSpec
 from vitbench.runner import Listener, RunResult, parse_shard, pending, run, select_shard
 from vitbench.errors import Terminated
 from vitbench.session import Session
-from vitbench.suite import LoadedSuite, Point
+from vitbench.suite import LoadedSuite
 
 
 @dataclass(frozen=True)
@@ -63,14 +64,15 @@ def plan_suite(path: str | Path, *, device: Optional[str] = None, isolate: bool 
                shard: Optional[str] = None, skip_invalid: bool = False, dry_run: bool = False,
                max_points: Optional[int] = None, workers: Optional[Sequence[str]] = None,
                resolve_device: Optional[Callable[[str], str]] = None, points: Optional[str] = None) -> Plan:
-    """Load, validate and expand a suite (see vitbench.suite); shard K/N keeps the points with index % N = K-1,
+    """Load, validate and expand a suite (see vitbench.suite, vitbench.expansion); shard K/N keeps the points with index % N = K-1,
     `points` ('0,3,5' or '2-4': indices as `--dry-run` numbers them) only those; with both, the points in both.
     A suite that runs the model with more than `max_points` points is refused before it is expanded.
     `workers` (sweep --devices): the points run on those devices' workers, so their device is the workers'
     kind (cuda or cpu), as `--device` would set it. `resolve_device` replaces devices.resolve (planning for
     another machine: vitbench.cluster)."""
     from vitbench.measure.spec import DEFAULT_MAX_POINTS
-    from vitbench.suite import check_invalid, check_point_count, expand, load_suite, runs_model
+    from vitbench.expansion import check_invalid, check_point_count, expand, runs_model
+    from vitbench.suite import load_suite
 
     if workers and device is not None:
         raise VitbenchError("--device and --devices both given; --devices sets the device (its kind) itself")

@@ -51,7 +51,7 @@ from vitbench.errors import VitbenchError, one_line
 from vitbench.measure.spec import BenchSpec
 from vitbench.results_io import row_key
 from vitbench.runner import Listener, Result, RunResult, error_row, execute, pending, point_row_key
-from vitbench.suite import Point
+from vitbench.expansion import Point
 from vitbench.zoo import ViTConfig
 
 MODULE = "vitbench.workers"

@@ -61,7 +61,7 @@ def ab(
     affect both sides alike; timings judged on the paired repeats.
     Exit 0 pass; 1 fail; 2 bad input. See docs/ci.md."""
     from vitbench import ab as abm
-    from vitbench.compare import parse_metrics, parse_pct, parse_thresholds
+    from vitbench.compare_limits import parse_metrics, parse_pct, parse_thresholds
 
     abm.check_repeats(repeats)
     options = dict(max_slowdown=parse_pct(max_slowdown, "--max-slowdown"), metrics=parse_metrics(metrics),

@@ -58,7 +58,8 @@ def compare(
 
     Exit 0 pass; 1 fail (a worse cost or timing, a config change, a missing row);
     2 bad input; 3 inconclusive (only with --noisy inconclusive). See docs/ci.md."""
-    from vitbench.compare import compare_files, parse_metrics, parse_pct, parse_thresholds
+    from vitbench.compare import compare_files
+    from vitbench.compare_limits import parse_metrics, parse_pct, parse_thresholds
     from vitbench.render.compare import comparison_table, footer_lines, markdown as to_markdown, rule_lines, shown
 
     result = compare_files(

@@ -1,4 +1,4 @@
-"""Rendering a `vitbench.compare.Comparison`: a rich table (worst first, grouped by point) and PR-ready markdown.
+"""Rendering a `vitbench.verdicts.Comparison`: a rich table (worst first, grouped by point) and PR-ready markdown.
 No torch.
 
 By default the table lists every finding that is not "ok" plus every timing and memory finding (their deltas
@@ -17,9 +17,9 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from vitbench.compare import EXACT_COLUMNS, NOISY_METRICS, VERDICTS, Comparison, Finding
 from vitbench.render import fmt_int, fmt_pct
-from vitbench.schema import BY_NAME
+from vitbench.schema import BY_NAME, EXACT_COLUMNS
+from vitbench.verdicts import NOISY_METRICS, VERDICTS, Comparison, Finding
 
 STYLES = {"regression": "bold red", "inconclusive": "magenta", "improved": "green", "changed": "yellow",
           "noise": "yellow", "ok": "dim"}
