@@ -10,8 +10,8 @@ from vitbench.errors import VitbenchError
 from vitbench.schema import ALL_COLUMNS, CONFIG_KEY, make_row
 from vitbench.cost.analytic import cost_row
 from vitbench.session import Session
-from vitbench.results_io import (canonical, format_cell,
-                                 load_results, load_text, merge_files, row_key)
+from vitbench.cells import canonical, format_cell
+from vitbench.results_io import load_results, load_text, merge_files, row_key
 from vitbench.zoo import resolve
 
 

@@ -38,7 +38,7 @@ from vitbench import identity as ident
 from vitbench import samples as samples_io
 from vitbench.compare_input import Side, is_missing, load_rows, load_samples
 from vitbench.errors import VitbenchError
-from vitbench.results_io import canonical
+from vitbench.cells import canonical
 from vitbench.runmeta import RunLoad, read_run_load
 from vitbench.schema import EXACT_COLUMNS
 from vitbench.twosample import ratio_interval

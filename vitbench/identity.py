@@ -11,7 +11,7 @@ Every other architecture field is configuration: the same identity with another 
 Why the device is not always part of the identity: cost columns do not depend on it and suites say `device:
 auto`, so one suite yields cpu rows on a laptop and cuda rows on a GPU runner; those rows are the same point,
 their costs must agree, and timing them against each other is refused by `compare` (not silently unmatched).
-Columns are compared as canonical text (results_io.canonical: 4 == 4.0, True == true).
+Columns are compared as canonical text (cells.canonical: 4 == 4.0, True == true).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import pandas as pd
 
 from vitbench.errors import VitbenchError
-from vitbench.results_io import canonical
+from vitbench.cells import canonical
 from vitbench.schema import CONFIG_KEY, RUNTIME_KEY_COLUMNS
 from vitbench.zoo import preset
 

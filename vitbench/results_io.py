@@ -17,34 +17,9 @@ from typing import Mapping, Optional, Sequence
 
 import pandas as pd
 
+from vitbench.cells import canonical, format_cell
 from vitbench.errors import VitbenchError
 from vitbench.schema import ALL_COLUMNS, CONFIG_KEY, EXACT_COLUMNS, KEY_DEFAULTS
-
-
-def format_cell(value) -> str:
-    """How one value is written: '' for missing, True/False, repr for floats (exact round trip), one line."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, float):
-        return repr(float(value))  # float() first: numpy 2 reprs np.float64(4.0) as 'np.float64(4.0)'
-    text = str(value)
-    if "\n" in text or "\r" in text:
-        return " | ".join(part.strip() for part in text.splitlines() if part.strip())
-    return text
-
-
-def canonical(text) -> str:
-    """Text of a cell in a form that compares equal across writers: 4 == 4.0, True == true, nan == ''."""
-    text = format_cell(text) if not isinstance(text, str) else text.strip()
-    if text.lower() in ("true", "false"):
-        return text.lower()
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    if math.isnan(number):
-        return ""
-    return str(int(number)) if number.is_integer() else repr(number)
 
 
 def row_key(row: Mapping) -> tuple[str, ...]:

@@ -42,7 +42,7 @@ def path_for(results: str | Path) -> Path:
 
 @functools.cache
 def _key_defaults() -> dict[str, str]:
-    from vitbench.results_io import canonical
+    from vitbench.cells import canonical
     from vitbench.schema import KEY_DEFAULTS
 
     return {c: canonical(v) for c, v in KEY_DEFAULTS.items()}

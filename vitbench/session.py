@@ -33,7 +33,8 @@ from typing import Iterable, Mapping, Optional, Sequence
 from vitbench import samples, storage
 from vitbench.environment import host_load, now_iso
 from vitbench.errors import Terminated, VitbenchError
-from vitbench.results_io import format_cell, row_key
+from vitbench.cells import format_cell
+from vitbench.results_io import row_key
 from vitbench.schema import ALL_COLUMNS
 
 SYNC_EVERY_S = 1.0  # cost-only rows: at most this long between fsyncs
