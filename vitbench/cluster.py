@@ -181,7 +181,7 @@ def run_job(task: JobTask) -> dict:
     from vitbench import runs
     from vitbench.render import console
     from vitbench.render.sweep import SweepProgress
-    from vitbench.workers import Pool
+    from vitbench.workers.pool import Pool
 
     info = _job_info(task, _now())
     t0 = time.monotonic()
@@ -519,7 +519,7 @@ def submit(plan, output: Path, opts: ClusterOptions, *, device: Optional[str], w
     parts, rnd, stamp = split(missing, opts.jobs), state.rounds + 1, _now()
     threads, gpus = None, None
     if opts.executor == "local":
-        from vitbench.workers import cpu_budget
+        from vitbench.workers.device_list import cpu_budget
 
         threads = max(1, cpu_budget() // len(parts))
         gpus = local_gpus(plan, len(parts), workers)

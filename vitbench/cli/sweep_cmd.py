@@ -71,10 +71,11 @@ def sweep(
     no_wait: NoWaitOpt = False,
 ) -> None:
     """Run a YAML suite: every point becomes one CSV row, appended as it finishes (Ctrl-C keeps them)."""
-    from vitbench import runs, workers
+    from vitbench import runs
     from vitbench.render.sweep import cpu_note, points_table
+    from vitbench.workers.device_list import parse_devices
 
-    names = workers.parse_devices(devices) if devices else None
+    names = parse_devices(devices) if devices else None
     if executor is not None:
         from vitbench.cluster import ClusterOptions
 
@@ -95,8 +96,10 @@ def sweep(
 
 def _run_here(plan, path: Path, resume: bool, names, note, out) -> None:
     """Run the plan in this process (or on the --devices workers), with a progress bar, then the summary."""
-    from vitbench import runs, workers
+    from vitbench import runs
     from vitbench.render.sweep import SweepProgress
+    from vitbench.workers.device_list import check_devices
+    from vitbench.workers.pool import Pool
 
     def on_start(header: str, notes: tuple) -> None:
         out.print(f"[bold]{header}[/]" + (f" on {len(names)} workers ({', '.join(names)})" if names else ""))
@@ -104,10 +107,10 @@ def _run_here(plan, path: Path, resume: bool, names, note, out) -> None:
             out.print(line)
 
     if names:
-        workers.check_devices(names)
+        check_devices(names)
     outcome = runs.execute(plan, path, resume=resume, on_start=on_start,
                            listener_for=lambda todo, n, skip: SweepProgress(out, todo, n, skip),
-                           pool=workers.Pool(names) if names else None)
+                           pool=Pool(names) if names else None)
     _summary(plan, outcome, out)
 
 
