@@ -1,7 +1,7 @@
 """A vitbench worker for tests: `python tests/flaky_worker.py [--die-on-res R] [--sleep S] --device D ...` runs
-vitbench.workers.main, but SIGKILLs itself when handed a point at resolution R (a crash mid-point) and sleeps S
-seconds before each point (slow points to interrupt); with --fatal-on-res R the point at resolution R reports
-its device unusable (as a sticky CUDA error would)."""
+vitbench.workers.serve.main, but SIGKILLs itself when handed a point at resolution R (a crash mid-point) and
+sleeps S seconds before each point (slow points to interrupt); with --fatal-on-res R the point at resolution R
+reports its device unusable (as a sticky CUDA error would)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from vitbench import runner, workers  # noqa: E402
+from vitbench import runner  # noqa: E402
+from vitbench.workers.serve import main  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--die-on-res", type=int, default=None)
@@ -34,4 +35,4 @@ def execute(point):
     return done
 
 
-workers.main(rest, execute)
+main(rest, execute)

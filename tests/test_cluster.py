@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from vitbench import cluster, runs, storage
+from vitbench import runs, storage
 from vitbench.cli import app
+from vitbench.cluster.options import ClusterOptions, auto_device, resolver
+from vitbench.cluster.submit import split
 from vitbench.errors import VitbenchError
 from vitbench.results_io import load_text, row_key
 from vitbench.runner import select_shard
@@ -49,15 +51,15 @@ def rows_of(path: Path) -> set:
 def test_round_one_is_shard_k_of_n(tmp_path):
     points = runs.plan_suite(suite(tmp_path)).selected
     for n in (1, 2, 3, 4, 6, 7):
-        parts = cluster.split([p.index for p in points], n)
+        parts = split([p.index for p in points], n)
         expected = [[p.index for p in select_shard(points, (k, n))] for k in range(1, n + 1)]
         assert [list(p) for p in parts] == [e for e in expected if e]
 
 
 @pytest.mark.parametrize("opts, why", [
-    (cluster.ClusterOptions("slurm"), "needs --slurm-partition"),
-    (cluster.ClusterOptions("local", partition="gpu"), "--slurm-partition apply to --executor slurm only"),
-    (cluster.ClusterOptions("local", gpus_per_job=2, setup=("module load cuda",)),
+    (ClusterOptions("slurm"), "needs --slurm-partition"),
+    (ClusterOptions("local", partition="gpu"), "--slurm-partition apply to --executor slurm only"),
+    (ClusterOptions("local", gpus_per_job=2, setup=("module load cuda",)),
      "--slurm-gpus-per-job, --slurm-setup apply"),
 ])
 def test_options_that_do_not_fit_the_executor_are_refused(opts, why):
@@ -150,6 +152,6 @@ def test_slurm_submission_maps_the_options_to_sbatch(tmp_path, monkeypatch):
     assert "vitbench merge" in result.output and "g.jobs/r1_job3of3.csv -o" in result.output
     # planned for the GPU nodes: auto -> cuda (2 GPUs per job: a worker each), keys known on this login node
     plan = runs.plan_suite(path, workers=["cuda:0", "cuda:1"],
-                           resolve_device=cluster.resolver(cluster.auto_device(
-                               cluster.ClusterOptions("slurm", partition="gpu", gpus_per_job=2))))
+                           resolve_device=resolver(auto_device(ClusterOptions("slurm", partition="gpu",
+                                                                              gpus_per_job=2))))
     assert {p.spec.device for p in plan.selected} == {"cuda"}

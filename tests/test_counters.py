@@ -3,7 +3,8 @@
 import pytest
 
 from vitbench.cost import MATMUL_COMPONENTS, analytic
-from vitbench.cost.counters import GLOBAL, RawCount, _check_nothing_skipped, attribute, count, exclusive
+from vitbench.cost.attribution import GLOBAL, RawCount, attribute, check_nothing_skipped, exclusive
+from vitbench.cost.counters import count
 from vitbench.errors import VitbenchError
 from vitbench.zoo import PRESETS, preset, resolve, snap_res
 
@@ -70,10 +71,10 @@ def test_meta_conv_override_is_scoped():
     """After an fvcore count on meta, meta convolutions behave as before (and still work)."""
     import torch
 
-    from vitbench.cost.counters import _traceable_meta_conv
+    from vitbench.cost.counter_fixes import traceable_meta_conv
 
     x, w = torch.empty(1, 3, 8, 8, device="meta"), torch.empty(4, 3, 4, 4, device="meta")
-    with _traceable_meta_conv():
+    with traceable_meta_conv():
         assert torch.nn.functional.conv2d(x, w, stride=4).shape == (1, 4, 2, 2)
     count(_tiny(), "fvcore", "meta")
     assert torch.nn.functional.conv2d(x, w, stride=4).shape == (1, 4, 2, 2)
@@ -104,7 +105,7 @@ def test_torch_counts_zero_for_cpu_sdpa_without_the_extra_formula():
     import torch.nn.functional as F
     from torch.utils.flop_counter import FlopCounterMode
 
-    from vitbench.cost.counters import torch_extra_formulas
+    from vitbench.cost.counter_fixes import torch_extra_formulas
 
     q = torch.randn(1, 2, 10, 8)
     with FlopCounterMode(display=False) as stock, torch.inference_mode():
@@ -190,9 +191,9 @@ def test_torch_ops_without_a_formula_are_an_error():
 
 
 def test_skipped_matrix_ops_are_an_error():
-    _check_nothing_skipped("fvcore", {"aten::add": 3, "aten::gelu": 1})
+    check_nothing_skipped("fvcore", {"aten::add": 3, "aten::gelu": 1})
     with pytest.raises(RuntimeError, match="scaled_dot_product_attention"):
-        _check_nothing_skipped("fvcore", {"aten::scaled_dot_product_attention": 1})
+        check_nothing_skipped("fvcore", {"aten::scaled_dot_product_attention": 1})
 
 
 def test_bad_counter_inputs():

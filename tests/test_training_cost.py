@@ -55,7 +55,7 @@ CASES = [  # (device, attn, grad_checkpoint, config overrides); meta decomposes 
 
 @pytest.mark.parametrize("device,attn,ckpt,overrides", CASES, ids=str)
 def test_closed_form_equals_flop_counter_mode(device, attn, ckpt, overrides):
-    from vitbench.cost.counters import count_torch_training
+    from vitbench.cost.training_count import count_torch_training
 
     cfg = resolve("vit_ti16", **{"res": 64, "depth": 2, "dim": 64, "heads": 4, "num_classes": 10, **overrides})
     counted = count_torch_training(cfg, device, batch=3, attn="sdpa" if attn == "math" and device == "meta"
@@ -63,7 +63,7 @@ def test_closed_form_equals_flop_counter_mode(device, attn, ckpt, overrides):
     expected = training_macs(cfg, attn, ckpt)
     assert counted.total == expected.hardware
     if ckpt:
-        assert counted.by_component is None  # FlopCounterMode misattributes recomputed ops (see counters.py)
+        assert counted.by_component is None  # FlopCounterMode misattributes recomputed ops (see training_count.py)
     else:
         assert {c: getattr(counted.by_component, c) for c in MATMUL_COMPONENTS} == expected.hardware_by_component()
 

@@ -14,11 +14,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from vitbench import runs, samples, storage, workers
+from vitbench import runs, samples, storage
 from vitbench.cli import app
 from vitbench.errors import Stopped, VitbenchError
 from vitbench.results_io import load_text, row_key
 from vitbench.runner import point_row_key
+from vitbench.workers.device_list import parse_devices, pool_kind, worker_env
+from vitbench.workers.pool import Pool
+from vitbench.workers.protocol import decode_point, encode_point
 
 ROOT = Path(__file__).resolve().parent.parent
 FLAKY = [sys.executable, str(ROOT / "tests" / "flaky_worker.py")]
@@ -40,30 +43,30 @@ def suite(tmp_path, text: str = MIXED) -> Path:
 
 
 def test_the_devices_grammar():
-    assert workers.parse_devices("cpu,cpu") == ["cpu", "cpu"]
-    assert workers.parse_devices(" cuda:0, cuda:3 ") == ["cuda:0", "cuda:3"]
-    assert workers.parse_devices("cuda") == ["cuda:0"]
+    assert parse_devices("cpu,cpu") == ["cpu", "cpu"]
+    assert parse_devices(" cuda:0, cuda:3 ") == ["cuda:0", "cuda:3"]
+    assert parse_devices("cuda") == ["cuda:0"]
     for text, why in (("cpu,cuda:0", "mixes cpu and cuda"), ("cuda:1,cuda:1", "listed twice"),
                       ("auto", "not auto"), ("tpu", "unknown device"), (",", "comma-separated")):
         with pytest.raises(VitbenchError, match=why):
-            workers.parse_devices(text)
-    assert workers.pool_kind(["cuda:0", "cuda:1"]) == "cuda"
+            parse_devices(text)
+    assert pool_kind(["cuda:0", "cuda:1"]) == "cuda"
 
 
 def test_a_cuda_worker_sees_its_gpu_alone_and_a_cpu_worker_its_threads():
-    assert workers.worker_env("cuda:1", None, {})["CUDA_VISIBLE_DEVICES"] == "1"
-    assert workers.worker_env("cuda:1", None, {"CUDA_VISIBLE_DEVICES": "4,6"})["CUDA_VISIBLE_DEVICES"] == "6"
-    cpu = workers.worker_env("cpu", 3, {"CUDA_VISIBLE_DEVICES": "0"})
+    assert worker_env("cuda:1", None, {})["CUDA_VISIBLE_DEVICES"] == "1"
+    assert worker_env("cuda:1", None, {"CUDA_VISIBLE_DEVICES": "4,6"})["CUDA_VISIBLE_DEVICES"] == "6"
+    cpu = worker_env("cpu", 3, {"CUDA_VISIBLE_DEVICES": "0"})
     assert (cpu["OMP_NUM_THREADS"], cpu["MKL_NUM_THREADS"], cpu["CUDA_VISIBLE_DEVICES"]) == ("3", "3", "0")
-    assert workers.Pool(["cpu", "cpu"], threads=5).cpu_threads == 2
-    assert workers.Pool(["cpu"] * 4, threads=2).cpu_threads == 1
-    assert workers.Pool(["cuda:0"], threads=8).cpu_threads is None
+    assert Pool(["cpu", "cpu"], threads=5).cpu_threads == 2
+    assert Pool(["cpu"] * 4, threads=2).cpu_threads == 1
+    assert Pool(["cuda:0"], threads=8).cpu_threads is None
 
 
 def test_points_survive_the_json_protocol(tmp_path):
     plan = runs.plan_suite(suite(tmp_path))
     for p in plan.selected:
-        back = workers.decode_point(json.loads(json.dumps(workers.encode_point(p))))
+        back = decode_point(json.loads(json.dumps(encode_point(p))))
         assert back == p and point_row_key(back) == point_row_key(p)
 
 
@@ -98,7 +101,7 @@ def test_devices_cpu_cpu_writes_the_rows_of_a_plain_run(tmp_path):
 def test_a_worker_killed_mid_point_leaves_an_error_row_and_is_replaced(tmp_path):
     plan = runs.plan_suite(suite(tmp_path), workers=["cpu"])
     out = tmp_path / "r.csv"
-    pool = workers.Pool(["cpu"], argv=FLAKY + ["--die-on-res", "32"])
+    pool = Pool(["cpu"], argv=FLAKY + ["--die-on-res", "32"])
     outcome = runs.execute(plan, out, pool=pool)
     rows = {int(r["res_h"]): r for r in load_text(out).to_dict("records")}
     assert sorted(rows) == [32, 48, 224, 384] and outcome.result.statuses == {"ok": 3, "error": 1}
@@ -114,7 +117,7 @@ def test_a_worker_killed_mid_point_leaves_an_error_row_and_is_replaced(tmp_path)
 def test_ctrl_c_stops_every_worker_keeps_the_rows_and_resume_completes(tmp_path):
     plan = runs.plan_suite(suite(tmp_path), workers=["cpu"])
     out = tmp_path / "r.csv"
-    pool = workers.Pool(["cpu"], argv=FLAKY + ["--sleep", "60"])
+    pool = Pool(["cpu"], argv=FLAKY + ["--sleep", "60"])
 
     class InterruptOnTheFirstMeasuredPoint:
         def __enter__(self):
@@ -140,7 +143,7 @@ def test_ctrl_c_stops_every_worker_keeps_the_rows_and_resume_completes(tmp_path)
     assert worker["ended"] == "stopped while running a point"
     with pytest.raises(ProcessLookupError):
         os.kill(worker["pid"], 0)
-    outcome = runs.execute(plan, out, resume=True, pool=workers.Pool(["cpu"]))
+    outcome = runs.execute(plan, out, resume=True, pool=Pool(["cpu"]))
     assert (outcome.result.written, outcome.result.skipped) == (2, 2)
     keys = [row_key(r) for r in load_text(out).to_dict("records")]
     assert len(keys) == len(set(keys)) == 4
@@ -148,7 +151,7 @@ def test_ctrl_c_stops_every_worker_keeps_the_rows_and_resume_completes(tmp_path)
 
 def test_a_cost_only_sweep_starts_no_worker(tmp_path):
     plan = runs.plan_suite(suite(tmp_path, MIXED.replace("latency", "split")), workers=["cpu", "cpu"])
-    pool = workers.Pool(["cpu", "cpu"])
+    pool = Pool(["cpu", "cpu"])
     assert runs.execute(plan, tmp_path / "r.csv", pool=pool).result.written == 4
     assert pool.records == []
 
@@ -158,7 +161,7 @@ def test_a_device_whose_context_is_lost_is_retired_and_the_run_stops_when_none_i
 
     plan = runs.plan_suite(suite(tmp_path), workers=["cpu"])
     out = tmp_path / "r.csv"
-    pool = workers.Pool(["cpu"], argv=FLAKY + ["--fatal-on-res", "32"])
+    pool = Pool(["cpu"], argv=FLAKY + ["--fatal-on-res", "32"])
     with pytest.raises(CudaContextLost, match="no device left to run on: cpu: CUDA error: an illegal memory"):
         runs.execute(plan, out, pool=pool)
     rows = load_text(out)

@@ -215,7 +215,7 @@ def execute(plan: Plan, path: Optional[Path], *, resume: bool = False, listener_
 
     `listener_for(todo, total, skipped)` makes the progress listener (a context manager); `on_start(header,
     notes)` is told what will run once the file is open, before the first point; `sink(rows so far)` is called
-    after each row is written (bench --json rewrites its file there). `pool` (a vitbench.workers.Pool) runs the
+    after each row is written (bench --json rewrites its file there). `pool` (a vitbench.workers.pool.Pool) runs the
     measured points on its workers, in parallel; the sidecar's run lists them. Ctrl-C / SIGTERM ->
     errors.Stopped."""
     from vitbench.environment import environment

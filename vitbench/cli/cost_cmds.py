@@ -187,8 +187,8 @@ def _train_flops(model: str, res, batch: int, counter: str, device: str, attn: s
 
 
 def _torch_step_macs(cfg, device: str, batch: int, attn: str, grad_checkpoint: bool) -> int:
-    """FlopCounterMode's MACs per image of a real training step (vitbench.cost.counters.count_torch_training)."""
-    from vitbench.cost.counters import count_torch_training
+    """FlopCounterMode's MACs per image of a real training step (vitbench.cost.training_count.count_torch_training)."""
+    from vitbench.cost.training_count import count_torch_training
 
     return count_torch_training(cfg, device, batch, attn, grad_checkpoint).total
 

@@ -71,12 +71,13 @@ def sweep(
     no_wait: NoWaitOpt = False,
 ) -> None:
     """Run a YAML suite: every point becomes one CSV row, appended as it finishes (Ctrl-C keeps them)."""
-    from vitbench import runs, workers
+    from vitbench import runs
     from vitbench.render.sweep import cpu_note, points_table
+    from vitbench.workers.device_list import parse_devices
 
-    names = workers.parse_devices(devices) if devices else None
+    names = parse_devices(devices) if devices else None
     if executor is not None:
-        from vitbench.cluster import ClusterOptions
+        from vitbench.cluster.options import ClusterOptions
 
         opts = ClusterOptions(executor.value, jobs, slurm_partition, slurm_gpus_per_job, slurm_time,
                               tuple(slurm_setup or ()), not no_wait)
@@ -95,8 +96,10 @@ def sweep(
 
 def _run_here(plan, path: Path, resume: bool, names, note, out) -> None:
     """Run the plan in this process (or on the --devices workers), with a progress bar, then the summary."""
-    from vitbench import runs, workers
+    from vitbench import runs
     from vitbench.render.sweep import SweepProgress
+    from vitbench.workers.device_list import check_devices
+    from vitbench.workers.pool import Pool
 
     def on_start(header: str, notes: tuple) -> None:
         out.print(f"[bold]{header}[/]" + (f" on {len(names)} workers ({', '.join(names)})" if names else ""))
@@ -104,17 +107,21 @@ def _run_here(plan, path: Path, resume: bool, names, note, out) -> None:
             out.print(line)
 
     if names:
-        workers.check_devices(names)
+        check_devices(names)
     outcome = runs.execute(plan, path, resume=resume, on_start=on_start,
                            listener_for=lambda todo, n, skip: SweepProgress(out, todo, n, skip),
-                           pool=workers.Pool(names) if names else None)
+                           pool=Pool(names) if names else None)
     _summary(plan, outcome, out)
 
 
 def _sweep_jobs(suite, output, opts, names, shard, points, dry_run, device, isolate, skip_invalid, results_dir,
                 max_points) -> None:
     """sweep --executor: submit (or re-attach to) the jobs, wait with a progress bar, merge into -o."""
-    from vitbench import cluster, runs
+    from vitbench import runs
+    from vitbench.cluster.merge import merge
+    from vitbench.cluster.options import auto_device, job_workers, resolver
+    from vitbench.cluster.state import default_output
+    from vitbench.cluster.submit import submit
     from vitbench.errors import VitbenchError
     from vitbench.render.cluster import merged_lines, submitted_lines
 
@@ -124,13 +131,13 @@ def _sweep_jobs(suite, output, opts, names, shard, points, dry_run, device, isol
                             f"itself" + (" (run --dry-run without --executor)" if dry_run else ""))
     opts.check()
     plan = runs.plan_suite(suite, device=device, isolate=isolate, skip_invalid=skip_invalid,
-                           max_points=max_points, workers=cluster.job_workers(opts, names),
-                           resolve_device=cluster.resolver(cluster.auto_device(opts)))
-    path = output or cluster.default_output(plan, results_dir)
+                           max_points=max_points, workers=job_workers(opts, names),
+                           resolve_device=resolver(auto_device(opts)))
+    path = output or default_output(plan, results_dir)
     if path.suffix != ".csv":
         raise VitbenchError(f"-o {path}: results are written as CSV; use a path ending in .csv")
-    sub = cluster.submit(plan, path, opts, device=device, workers=names, isolate=isolate,
-                         skip_invalid=skip_invalid, max_points=max_points)
+    sub = submit(plan, path, opts, device=device, workers=names, isolate=isolate,
+                 skip_invalid=skip_invalid, max_points=max_points)
     out = console()
     for line in submitted_lines(sub, path, opts):
         out.print(line)
@@ -138,7 +145,7 @@ def _sweep_jobs(suite, output, opts, names, shard, points, dry_run, device, isol
         if not opts.wait:
             return
         _wait_for_jobs(sub, out)
-    merged = cluster.merge(sub, plan, path)
+    merged = merge(sub, plan, path)
     for line in merged_lines(merged, sub):
         out.print(line)
     if merged.rows:
@@ -149,13 +156,13 @@ def _sweep_jobs(suite, output, opts, names, shard, points, dry_run, device, isol
 
 def _wait_for_jobs(sub, out) -> None:
     """A progress bar over the jobs' finished points; Ctrl-C / SIGTERM cancels the jobs and keeps their rows."""
-    from vitbench import cluster
+    from vitbench.cluster.submit import wait
     from vitbench.errors import Stopped, Terminated
     from vitbench.render.cluster import JobsProgress
 
     try:
         with JobsProgress(out, sub.total) as progress:
-            cluster.wait(sub, progress.tick)
+            wait(sub, progress.tick)
     except KeyboardInterrupt as e:
         terminated = isinstance(e, Terminated)
         raise Stopped(f"{'terminated' if terminated else 'interrupted'}: cancelled the running jobs; their "

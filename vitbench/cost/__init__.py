@@ -1,6 +1,7 @@
-"""Cost analysis: closed form (`analytic`) and measured counters (`counters`), one `Breakdown` record.
+"""Cost analysis: closed form (`analytic`) and measured counters (`counters`, with `counter_fixes`,
+`attribution` and `training_count`), one `Breakdown` record.
 
-Nothing here imports torch at module level; `counters` imports it inside its functions.
+Nothing here imports torch at module level; the counters import it inside their functions.
 """
 
 from vitbench.cost.breakdown import MATMUL_COMPONENTS, Breakdown, ParamBreakdown

@@ -61,7 +61,8 @@ class PeerCount:
 def peer_counts(model, x) -> list[PeerCount]:
     """The plain fvcore and FlopCounterMode counts of `model` on `x` (batch = x.shape[0])."""
     from vitbench.component_map import component_map
-    from vitbench.cost.counters import MATRIX_OP_MARKERS, attribute, fvcore_counts, torch_counts
+    from vitbench.cost.attribution import MATRIX_OP_MARKERS, attribute
+    from vitbench.cost.counters import fvcore_counts, torch_counts
 
     cmap, batch = component_map(model), x.shape[0]
     out = []

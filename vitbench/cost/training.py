@@ -19,9 +19,10 @@ Convention (MACs, 1 MAC = 2 FLOPs; per image; matmul and attention-core MACs onl
                recomputation ends once fc2's input is saved again, before fc2 itself runs. Not the patch embed
                or head (outside the checkpointed blocks).
 
-Torch's FlopCounterMode counts the same (vitbench.cost.counters.count_torch_training; tests/test_training_cost.py):
-its SDPA backward formula counts the five matmuls of a fused backward (QKᵀ recomputed, dP, dV, dQ, dK) and its
-convolution backward formula honours the output mask (no grad_input for the image).
+Torch's FlopCounterMode counts the same (vitbench.cost.training_count.count_torch_training;
+tests/test_training_cost.py): its SDPA backward formula counts the five matmuls of a fused backward (QKᵀ
+recomputed, dP, dV, dQ, dK) and its convolution backward formula honours the output mask (no grad_input for the
+image).
 """
 
 from __future__ import annotations

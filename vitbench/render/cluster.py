@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 def submitted_lines(sub, output, opts) -> list[str]:
     """The header: what was submitted now, or which earlier jobs are still running, or that nothing was."""
-    from vitbench.cluster import merge_command
+    from vitbench.cluster.merge import merge_command
 
     lines = []
     if sub.new:

@@ -1,43 +1,15 @@
-"""`sweep --devices`: a pool of worker processes, one per device; the parent writes every row. No torch here.
-
-A worker is a long-lived `python -m vitbench.workers --device D [--threads T]` process pinned to one device:
-a CUDA worker sees only its GPU (CUDA_VISIBLE_DEVICES, so `cuda` inside it is that GPU and rows keep the
-device of a plain run), a CPU worker gets its share of this process's cores as torch threads (OMP_NUM_THREADS
-too). The parent hands each idle worker the next point; the worker runs it with `vitbench.runner.execute` (the
-code of a plain run, `--isolate` and the CPU-memory child included) and sends back the row and its raw samples;
-the parent appends them through its Session as they arrive (one writer; any order). Cost-only and invalid
-points need no device: the parent computes them itself, and starts no worker when nothing is measured.
-
-Protocol, JSON lines. Requests on the worker's stdin; replies on a private copy of its stdout (the worker points
-fd 1 at stderr before anything else runs, so nothing a library prints can corrupt the channel):
-
-    worker -> parent   {"ready": {"pid", "host", "device", "device_name", "threads"}}
-    parent -> worker   {"id": N, "point": encode_point(p)}            one point at a time
-    worker -> parent   {"id": N, "row": {...}, "samples": {metric: [ms, ...]}, "measured": bool,
-                        "fatal": null | "why the device is unusable"}
-                       {"id": N, "refused": "one line"}               bad input: the run stops with it
-    parent closes stdin                                               the worker exits 0
-
-A worker that dies (EOF before its reply: SIGKILL, a segfault, the OOM killer, an exit) gets its point written
-as an `error` row naming the signal or exit code and the last line of its stderr, and a fresh worker replaces
-it on the same device (three deaths while starting, and the device is given up). A worker whose CUDA context
-is lost (`fatal`, a sticky error) is retired with its device; the run stops (CudaContextLost) when points are
-left and no device is. Workers run in their own session, so Ctrl-C reaches the parent only: its Session turns
-SIGINT / SIGTERM into KeyboardInterrupt after the row being written, and the pool stops every worker
-(SIGTERM, SIGKILL after STOP_GRACE_S); the points in flight are the gap `--resume` fills. A worker dies with
-the parent (PR_SET_PDEATHSIG) if the parent is SIGKILLed.
-"""
+"""The parent side of `sweep --devices`: Pool starts one worker process per device, hands each idle worker the
+next measured point, writes every reply (or an `error` row for a worker that died) through the caller's
+`write`, replaces dead workers, retires devices whose CUDA context is lost, and stops them all at the end or
+on a signal (see vitbench.workers). WorkerRecord is a worker as the sidecar lists it. No torch."""
 
 from __future__ import annotations
 
-import argparse
 import collections
 import dataclasses
 import json
 import os
-import platform
 import selectors
-import signal
 import subprocess
 import sys
 import tempfile
@@ -47,151 +19,18 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from vitbench import devices as devs
-from vitbench.errors import VitbenchError, one_line
-from vitbench.measure.spec import BenchSpec
+from vitbench.environment import now_iso
+from vitbench.errors import VitbenchError
+from vitbench.expansion import Point
 from vitbench.results_io import row_key
 from vitbench.runner import Listener, Result, RunResult, error_row, execute, pending, point_row_key
-from vitbench.expansion import Point
-from vitbench.zoo import ViTConfig
+from vitbench.workers.device_list import cpu_budget, worker_env
+from vitbench.workers.protocol import encode_point
+from vitbench.workers.serve import MODULE
 
-MODULE = "vitbench.workers"
 STOP_GRACE_S = 3.0  # a worker asked to stop (stdin closed, then SIGTERM) gets this long before SIGKILL
 MAX_START_DEATHS = 3  # workers of one device that died before saying ready: the device is given up
 POLL_S = 1.0
-
-
-# ---------------------------------------------------------------------------------------------- devices
-
-def parse_devices(text: str) -> list[str]:
-    """'cuda:0,cuda:1' | 'cpu,cpu' | 'all' (every visible GPU) -> the workers' devices. One kind per run (the
-    kind is the rows' `device`); a GPU appears once (two workers timing one GPU would disturb each other)."""
-    if str(text).strip().lower() == "all":
-        return visible_gpus()
-    names = [devs.parse(part) for part in str(text).split(",") if part.strip()]
-    if not names:
-        raise VitbenchError("--devices needs a comma-separated list (cuda:0,cuda:1 / cpu,cpu) or 'all'")
-    if "auto" in names:
-        raise VitbenchError("--devices lists concrete devices (cpu, cuda:N) or 'all', not auto")
-    kinds = {devs.kind(n) for n in names}
-    if len(kinds) > 1:
-        raise VitbenchError(f"--devices {text}: mixes cpu and cuda workers; a row's device would depend on which "
-                            f"worker took it; run the two kinds as two sweeps")
-    names = [("cuda:0" if n == "cuda" else n) for n in names]
-    repeated = sorted({n for n in names if devs.is_cuda(n) and names.count(n) > 1})
-    if repeated:
-        raise VitbenchError(f"--devices {text}: {', '.join(repeated)} listed twice; one worker per GPU")
-    return names
-
-
-def visible_gpus() -> list[str]:
-    """cuda:0 .. cuda:N-1 for the GPUs this process sees (imports torch); VitbenchError when there are none."""
-    import torch
-
-    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if count == 0:
-        raise VitbenchError("--devices all: no CUDA device is visible here; list CPU workers instead "
-                            "(e.g. --devices cpu,cpu)")
-    return [f"cuda:{i}" for i in range(count)]
-
-
-def check_devices(names: Sequence[str]) -> None:
-    """Refuse a GPU this machine does not have (one line), before any worker starts."""
-    for name in names:
-        if devs.is_cuda(name):
-            devs.resolve(name)
-
-
-def pool_kind(names: Sequence[str]) -> str:
-    """The rows' device for these workers: 'cuda' (each worker's own GPU) or 'cpu'."""
-    return devs.kind(names[0])
-
-
-def cpu_budget() -> int:
-    """Cores this process may run on (its affinity mask: a Slurm allocation or taskset), else os.cpu_count()."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def worker_env(device: str, threads: Optional[int], base: Optional[dict] = None) -> dict:
-    """The environment of a worker on `device`: its GPU alone visible (mapped through any CUDA_VISIBLE_DEVICES
-    this process has), or its torch thread count for the OpenMP/MKL pools."""
-    env = dict(os.environ if base is None else base)
-    if devs.is_cuda(device):
-        index = int(device.partition(":")[2] or 0)
-        visible = [v.strip() for v in env.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
-        env["CUDA_VISIBLE_DEVICES"] = visible[index] if "CUDA_VISIBLE_DEVICES" in env and index < len(visible) \
-            else str(index)
-    if threads:
-        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    return env
-
-
-# ---------------------------------------------------------------------------------------------- messages
-
-def encode_point(p: Point) -> dict:
-    """A Point as JSON: its config and spec as their dataclass fields."""
-    return {"index": p.index, "values": p.values, "cfg": dataclasses.asdict(p.cfg) if p.cfg else None,
-            "spec": dataclasses.asdict(p.spec), "measures": list(p.measures), "plan": p.plan,
-            "invalid": p.invalid, "cpu_overrides": p.cpu_overrides, "gmacs": p.gmacs_per_forward}
-
-
-def decode_point(d: dict) -> Point:
-    cfg = ViTConfig(**{**d["cfg"], "img_size": tuple(d["cfg"]["img_size"])}) if d["cfg"] else None
-    return Point(d["index"], d["values"], cfg, BenchSpec(**d["spec"]), tuple(d["measures"]), d["plan"],
-                 d["invalid"], d["cpu_overrides"], d["gmacs"])
-
-
-# ---------------------------------------------------------------------------------------------- worker side
-
-def serve(device: str, execute_point: Callable[[Point], Result] = execute) -> None:
-    """The worker's loop (see the module docstring): say ready, then answer one point per request line."""
-    channel = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)  # print() and libraries now write to stderr; the channel is ours alone
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-
-    def send(message: dict) -> None:
-        channel.write(json.dumps(message) + "\n")
-
-    import torch  # imported once here, so a point's time does not include it
-
-    send({"ready": {"pid": os.getpid(), "host": platform.node(), "device": device,
-                    "device_name": devs.device_name("cuda" if devs.is_cuda(device) else "cpu"),
-                    "threads": torch.get_num_threads()}})
-    for line in sys.stdin:
-        request = json.loads(line)
-        try:
-            done = execute_point(decode_point(request["point"]))
-        except VitbenchError as e:
-            send({"id": request["id"], "refused": one_line(str(e))})
-            continue
-        send({"id": request["id"], "row": done.row, "samples": {k: list(v) for k, v in done.samples.items()},
-              "measured": done.measured, "fatal": done.fatal})
-        if done.fatal:
-            return  # this process's CUDA context is unusable; the parent retires the device
-
-
-def main(argv: Optional[Sequence[str]] = None, execute_point: Callable[[Point], Result] = execute) -> None:
-    """`python -m vitbench.workers --device D [--threads T]` (tests pass their own `execute_point`)."""
-    parser = argparse.ArgumentParser(prog=f"python -m {MODULE}")
-    parser.add_argument("--device", required=True)
-    parser.add_argument("--threads", type=int, default=None)
-    args = parser.parse_args(argv)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    serve(args.device, execute_point)
-
-
-# ---------------------------------------------------------------------------------------------- parent side
-
-def _now() -> str:
-    from vitbench.environment import now_iso
-
-    return now_iso()
-
 
 @dataclass
 class WorkerRecord:
@@ -223,7 +62,7 @@ class _Worker:
         self.log = tempfile.NamedTemporaryFile(dir=log_dir, prefix="worker-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
                                      env=env, start_new_session=True, preexec_fn=_die_with_parent())
-        self.record = WorkerRecord(device, self.proc.pid, _now())
+        self.record = WorkerRecord(device, self.proc.pid, now_iso())
         self.t0, self.buf, self.ready = time.monotonic(), b"", False
         self.point: Optional[Point] = None
         self.position, self.request_id, self.sent_at = 0, 0, 0.0
@@ -266,7 +105,7 @@ def _die_with_parent():
 
 
 class Pool:
-    """Workers on `devices` (see the module docstring). `run` has the contract of vitbench.runner.run; `records`
+    """Workers on `devices` (see vitbench.workers). `run` has the contract of vitbench.runner.run; `records`
     lists every worker started (replacements included) for the sidecar. `argv` is the worker command without
     its --device/--threads (tests start a worker that dies on purpose). `threads`: the cores to share among the
     CPU workers (default: this process's affinity)."""
@@ -441,7 +280,3 @@ def _reap(proc: subprocess.Popen) -> int:
     except subprocess.TimeoutExpired:
         proc.kill()
         return proc.wait()
-
-
-if __name__ == "__main__":
-    main()
