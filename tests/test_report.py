@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from vitbench.errors import VitbenchError
-from vitbench.plotdata import load_results
+from vitbench.results_frame import load_results
 from vitbench.report import macs_text, md_table, num, patch_findings, resolution_findings, write_report
 from vitbench.zoo import resolve
 
