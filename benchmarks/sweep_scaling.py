@@ -83,7 +83,7 @@ def run(suite: Path, mode: str, out: Path) -> dict:
 
 def sidecar_facts(out: Path) -> dict:
     from vitbench import walltime
-    from vitbench.plotdata import load_results
+    from vitbench.results_frame import load_results
     from vitbench.storage import read_metadata
 
     meta = read_metadata(out)

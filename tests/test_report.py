@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from vitbench.errors import VitbenchError
-from vitbench.plotdata import load_results
+from vitbench.results_frame import load_results
 from vitbench.report import macs_text, md_table, num, patch_findings, resolution_findings, write_report
 from vitbench.zoo import resolve
 
@@ -109,6 +109,8 @@ def test_report_errors(tmp_path):
 WRITE_REPORT = """
 import vitbench.report as report
 from vitbench.errors import VitbenchError
+from vitbench.figures.output import PlotResult
+report.plot_results = lambda *args: PlotResult((), ())  # no figures: this is about the markdown file
 report.render = lambda *args: "x" * 3_000_000  # a report larger than the write limit
 try:
     report.write_report({csv!r}, {out!r})
@@ -117,9 +119,12 @@ except VitbenchError as e:
 """
 
 
-def test_a_failed_report_write_leaves_the_previous_report_whole(tmp_path):
+def test_a_failed_report_write_leaves_the_previous_report_whole(tmp_path, monkeypatch):
     from write_limits import run_with_write_limit
 
+    from vitbench.figures.output import PlotResult
+
+    monkeypatch.setattr("vitbench.report.plot_results", lambda *args: PlotResult((), ()))  # the markdown only
     csv = shutil.copy(FIXTURES / "patch_sizes.csv", tmp_path / "patch_sizes.csv")
     out = tmp_path / "report.md"
     write_report(csv, out)

@@ -1,5 +1,5 @@
 """`vitbench report`: one markdown file from a results CSV — environment, findings computed from the rows,
-summary tables, and the figures of vitbench.plot written next to it (<report stem>_files/). No torch.
+summary tables, and the figures of vitbench.figures written next to it (<report stem>_files/). No torch.
 
 Units as in the rows: MACs per image (1 MAC = 2 FLOPs), latency in ms per iteration of the whole batch
 (a forward or a training step; median, p10–p90 over the timed iterations), throughput in images/s, memory in MiB (2**20 bytes).
@@ -16,9 +16,11 @@ import pandas as pd
 
 from vitbench.cost import analytic
 from vitbench.errors import VitbenchError
-from vitbench.plot import PlotResult, plot_results, write_atomically
-from vitbench.plotdata import (common_context, cost_rows, describe, load_results, measured_rows, read_metadata, row_config,
-                               series, with_patch)
+from vitbench.figures.output import PlotResult, plot_results, write_atomically
+from vitbench.figures.rows import Skip, common_context, cost_rows, describe, measured_rows, series
+from vitbench.results_frame import load_results, with_patch
+from vitbench.storage import read_metadata
+from vitbench.zoo import ViTConfig
 
 CONVENTIONS = ("MACs are per image (1 MAC = 1 multiply-add = 2 FLOPs) from the closed form; latency is ms per "
                "iteration of the whole batch: a forward, or on train rows a training step (median, p10–p90 over "
@@ -67,7 +69,7 @@ def num(value: float) -> str:
 def _cost_rows(df: pd.DataFrame, extra: tuple[str, ...] = ()) -> pd.DataFrame:
     """One row per config with MACs (all statuses), sorted by model and tokens; empty when there are none."""
     rows = cost_rows(df, ["macs", "macs_attn_core", "macs_mlp", *extra])
-    return df.iloc[:0] if isinstance(rows, str) else rows.sort_values(["arch", "tokens"])
+    return df.iloc[:0] if isinstance(rows, Skip) else rows.sort_values(["arch", "tokens"])
 
 
 def patch_findings(df: pd.DataFrame) -> list[str]:
@@ -97,7 +99,7 @@ def resolution_findings(df: pd.DataFrame) -> list[str]:
         if g[["res_h", "res_w"]].drop_duplicates().shape[0] < 2:
             continue
         a, b = g.iloc[0], g.iloc[-1]
-        cross = analytic.crossovers(row_config(a))[0]
+        cross = analytic.crossovers(ViTConfig.from_row(a))[0]
         square = bool((g["res_h"] == g["res_w"]).all())
         where = f", i.e. from {cross.res} px for square inputs" if square else ""
         out.append(
@@ -120,7 +122,7 @@ def _faster(a, b) -> str:
 def fastest_tables(df: pd.DataFrame) -> list[tuple[str, str]]:
     """Per token count, the fastest attention backend (or dtype) and its margin: (heading, markdown table)."""
     ok = measured_rows(df, ["latency_ms_median"])
-    if isinstance(ok, str):
+    if isinstance(ok, Skip):
         return []
     out = []
     for key in ("attn", "dtype"):
@@ -152,7 +154,7 @@ def fastest_tables(df: pd.DataFrame) -> list[tuple[str, str]]:
 def scaling_findings(df: pd.DataFrame) -> list[str]:
     """Per measured line: latency growth vs token and MAC growth from its first to its last point."""
     ok = measured_rows(df, ["latency_ms_median", "macs"])
-    if isinstance(ok, str):
+    if isinstance(ok, Skip):
         return []
     title, lines = series(ok, "tokens")
     context = common_context(pd.concat([g for _, g in lines])) if lines else ""
@@ -173,7 +175,7 @@ NOISY_SPREAD = 0.5  # (p90 - p10) / median above which a timing is flagged
 def noise_findings(df: pd.DataFrame) -> list[str]:
     """Measured points whose p10–p90 range is wider than half their median: re-run them before trusting them."""
     ok = measured_rows(df, ["latency_ms_median", "latency_ms_p10", "latency_ms_p90"])
-    if isinstance(ok, str):
+    if isinstance(ok, Skip):
         return []
     spread = (ok["latency_ms_p90"] - ok["latency_ms_p10"]) / ok["latency_ms_median"]
     noisy = ok[spread > NOISY_SPREAD]
@@ -188,7 +190,7 @@ def noise_findings(df: pd.DataFrame) -> list[str]:
 
 def mfu_findings(df: pd.DataFrame) -> list[str]:
     ok = measured_rows(df, ["mfu", "batch"])
-    if isinstance(ok, str):
+    if isinstance(ok, Skip):
         return []
     title, lines = series(ok, "batch", varying=("tokens",))
     context = common_context(pd.concat([g for _, g in lines]), ("model", "tokens", "device", "dtype", "attn")) \
@@ -243,7 +245,7 @@ def cost_table(df: pd.DataFrame) -> str | None:
 
 def measured_table(df: pd.DataFrame) -> str | None:
     ok = measured_rows(df, ["latency_ms_median"])
-    if isinstance(ok, str):
+    if isinstance(ok, Skip):
         return None
     get = lambda r, c, f: f(r[c]) if c in r and pd.notna(r[c]) else None
     train = "mode" in ok and bool((ok["mode"] == "train").any())  # a mode column only where train rows are
@@ -350,7 +352,7 @@ def render(df: pd.DataFrame, meta: dict | None, plots: PlotResult, source: Path,
         link = Path(os.path.relpath(fig.path, out_dir)).as_posix()
         parts += [f"### {fig.name}", f"![{fig.caption}]({link})", f"_{fig.caption}_"]
     if plots.skipped:
-        parts.append("Not drawn: " + "; ".join(f"{name} ({why})" for name, why in plots.skipped) + ".")
+        parts.append("Not drawn: " + "; ".join(f"{name} ({skip.reason})" for name, skip in plots.skipped) + ".")
     return "\n\n".join(parts) + "\n"
 
 

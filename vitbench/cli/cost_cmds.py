@@ -135,7 +135,7 @@ def split(
     emit("split", rows, chosen, lines, columns=SPLIT_COST_COLUMNS,
          settings={"model": model, "res": res, "overrides": given})
     if plot is not None:
-        from vitbench.plot import split_curves
+        from vitbench.figures.closed_form import split_curves
         from vitbench.render import console
 
         console(stderr=any(p == "-" for _, p in chosen)).print(f"wrote {split_curves([s.cfg for s in found], plot)}")

@@ -20,8 +20,8 @@ def _print_plots(result) -> None:
     out = console()
     for fig in result.made:
         out.print(f"wrote {fig.path}")
-    for name, why in result.skipped:
-        out.print(f"[dim]skipped {name}: {why}[/]")
+    for name, skip in result.skipped:
+        out.print(f"[dim]skipped {name}: {skip.reason}[/]")
 
 
 @app.command()
@@ -35,8 +35,8 @@ def plot(
 
     MACs vs tokens by component; attention share vs resolution; latency, throughput, memory vs tokens; MFU vs batch."""
     from vitbench.errors import VitbenchError
-    from vitbench.plot import plot_results
-    from vitbench.plotdata import load_results
+    from vitbench.figures.output import plot_results
+    from vitbench.results_frame import load_results
 
     fmt = value(fmt)
     df = load_results(results)

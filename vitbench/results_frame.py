@@ -1,21 +1,21 @@
-"""Result files as DataFrames for figures and reports: loading, checks, model labels, line grouping, and the
-closed-form memory lower bound drawn beside measured memory. No torch.
+"""A results file as a checked, labelled DataFrame, what `vitbench plot` and `vitbench report` read: loading,
+value checks, defaults, and the model labels (`arch` column; `with_patch`). No torch.
 
 Reads the CSV (or JSON) rows of vitbench.schema; also the `flops --csv` files (no status column: every
 row counts as 'ok'). Rows with status != 'ok' keep their cost columns (used by cost figures) and are left
 out of everything measured.
 
 Values are checked on load (`check_values`): every filled cell of a numeric column of the schema is a finite
-number >= 0 (an integer where the column is one; the split's rest may be < 0), times of an iteration, throughput and the config's sizes are
-> 0, booleans and statuses are ones vitbench writes, and the config columns describe a possible ViT
-(ViTConfig.from_row). A bad cell is one VitbenchError naming the file, the row (CSV: its line in the file;
-JSON: its position in the list) and the column. Rows without a complete config (status 'invalid') are left out.
+number >= 0 (an integer where the column is one; the split's rest may be < 0), times of an iteration,
+throughput and the config's sizes are > 0, booleans and statuses are ones vitbench writes, and the config
+columns describe a possible ViT (ViTConfig.from_row). A bad cell is one VitbenchError naming the file, the row
+(CSV: its line in the file; JSON: its position in the list) and the column. Rows without a complete config
+(status 'invalid') are left out.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import math
 import re
 from pathlib import Path
@@ -24,19 +24,15 @@ from typing import Callable, Optional
 import numpy as np
 import pandas as pd
 
-from vitbench.cost.memory import MIB, peak_lower_bound_bytes
 from vitbench.errors import VitbenchError, echo
 from vitbench.results_io import read_table
 from vitbench.schema import BY_NAME, CONFIG_COLUMNS, STATUSES
-from vitbench.storage import sidecar_path
 from vitbench.zoo import ViTConfig, preset
 
 REQUIRED_COLUMNS = ("model", "patch", "res_h", "res_w", "dim", "depth", "heads", "tokens")
 # Columns that identify an architecture (tokens vary with patch and resolution within one).
 ARCH_COLUMNS = ("dim", "depth", "heads", "mlp_ratio", "classes", "distill", "registers")
 DEFAULTS = {"mlp_ratio": 4.0, "classes": 1000, "pool": "cls", "registers": 0, "distill": False, "status": "ok"}
-# Columns that may tell the lines of a measured figure apart, in legend order.
-SERIES_COLUMNS = ("arch", "mode", "attn", "dtype", "device", "batch", "compile", "optimizer", "grad_checkpoint")
 TEXT_COLUMNS = {"model", "pool", "device", "dtype", "attn", "device_name", "status", "error", "arch", "mode",
                 "optimizer"}
 BOOL_COLUMNS = ("compile", "distill", "grad_checkpoint")
@@ -235,126 +231,3 @@ def with_patch(arch: str, patch: int) -> str:
     if multi:
         return f"{multi.group(1)}{patch}{multi.group(2)}"
     return arch if re.search(rf"\D{patch}( D\d+ L\d+)?$", arch) else f"{arch}, patch {patch}"
-
-
-def row_config(row) -> ViTConfig:
-    """The ViTConfig a result row describes (no name grammar: the row's own numbers)."""
-    return ViTConfig.from_row(row)
-
-
-def cost_rows(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame | str:
-    """One row per distinct config with every cost column present (all statuses), or why there is none."""
-    missing = [c for c in columns if c not in df or df[c].isna().all()]
-    if missing:
-        return f"no values in column(s) {', '.join(missing)}"
-    rows = df.dropna(subset=columns)
-    return rows.drop_duplicates(subset=[c for c in ARCH_COLUMNS + ("patch", "res_h", "res_w") if c in rows])
-
-
-def measured_rows(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame | str:
-    """Rows with status 'ok' and a value in every column, or why there are none."""
-    missing = [c for c in columns if c not in df]
-    if missing:
-        return f"no {', '.join(missing)} column (no measurement in this file)"
-    ok = df[df["status"] == "ok"].dropna(subset=columns)
-    if ok.empty:
-        return f"no row with status 'ok' has {', '.join(columns)}"
-    return ok
-
-
-KEY_TITLES = {"arch": "model", "attn": "attention", "dtype": "dtype", "device": "device", "batch": "batch",
-              "compile": "compile", "tokens": "tokens", "patch": "patch", "res_h": "height", "res_w": "width",
-              "mode": "mode", "optimizer": "optimizer", "grad_checkpoint": "checkpointing"}
-
-
-def series(df: pd.DataFrame, x: str, varying: tuple[str, ...] = ()) -> tuple[str, list[tuple[str, pd.DataFrame]]]:
-    """Lines of a measured figure and the legend title: one line per combination of the SERIES_COLUMNS
-    (plus `varying`) that differ between rows, sorted by `x`; lines with < 2 distinct x values are dropped."""
-    keys = [c for c in SERIES_COLUMNS + varying if c in df and c != x and df[c].astype(str).nunique() > 1]
-    for extra in ("patch", "res_h", "res_w"):  # two rows at one x in a line (patch and resolution both vary)
-        if not df.duplicated(subset=[*keys, x]).any():
-            break
-        keys.append(extra)
-    if not keys:
-        lines = [(str(df["arch"].iloc[0]), df.sort_values(x))] if df[x].nunique() >= 2 else []
-        return "model", lines
-    out = []
-    for values, g in df.groupby(keys, sort=True):
-        values = dict(zip(keys, values if isinstance(values, tuple) else (values,)))
-        if g[x].nunique() >= 2:
-            if "patch" in values:  # name the patch size through the model: 'vit_b8', not 'patch 8'
-                patch = int(values.pop("patch"))
-                values = {"arch": with_patch(values.pop("arch", g["arch"].iloc[0]), patch), **values}
-            out.append((" · ".join(describe(k, v) for k, v in values.items()), g.sort_values(x)))
-    titles = [KEY_TITLES["arch" if k == "patch" else k] for k in keys if not (k == "patch" and "arch" in keys)]
-    return " · ".join(dict.fromkeys(titles)), out
-
-
-def common_context(df: pd.DataFrame, keys=("model", "device", "dtype", "batch", "attn")) -> str:
-    """' · '-joined values that are the same in every row (a title); the varying ones belong in a legend.
-    Up to three model labels are listed."""
-    parts = []
-    for key in keys:
-        if key == "model":
-            values = sorted(df["arch"].unique())
-        elif key == "device" and "device_name" in df and df["device_name"].notna().all():
-            values = sorted(df["device_name"].unique())
-        else:
-            values = sorted({_plain(v) for v in df[key].dropna()}) if key in df else []
-        if len(values) == 1 or (key == "model" and len(values) <= 3):
-            affixes = {"batch": ("batch ", ""), "attn": ("attn ", ""), "tokens": ("", " tokens")}
-            prefix, suffix = affixes.get(key, ("", ""))
-            parts.append(prefix + ", ".join(values) + suffix)
-    return " · ".join(parts)
-
-
-def _plain(value) -> str:
-    """8.0 -> '8'; other values as text."""
-    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
-
-
-def describe(key: str, value) -> str:
-    """One legend / heading part: 'batch 8', 'compiled', 'fp16'."""
-    if key in ("batch", "tokens"):
-        return f"{key} {int(value)}"
-    if key in ("res_h", "res_w"):
-        return f"{int(value)} px"
-    if key == "compile":
-        return "compiled" if value else "eager"
-    if key == "grad_checkpoint":
-        return "checkpointed" if value else "no checkpointing"
-    return _plain(value)
-
-
-def read_metadata(path: str | Path) -> dict | None:
-    """The `.meta.json` sidecar of a results file, or None when there is none (or it is not JSON)."""
-    meta = sidecar_path(path)
-    try:
-        data = json.loads(meta.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def memory_lower_bound_mb(row) -> float | None:
-    """A lower bound on the peak memory (MiB) of one point: the measured base (`mem_base_mib`, what was resident
-    before the model was built; 0 when absent) + the closed form: the row's `mem_peak_pred_mib`, or where the
-    row lacks it `vitbench.cost.memory.peak_lower_bound_bytes` of its config and runtime key (train rows: the
-    training step's bound; others: the row's params as weights + the tensors that must be live at once). None
-    when the row lacks what it needs (batch, a known dtype)."""
-    pred = row.get("mem_peak_pred_mib")
-    if pred is None or pd.isna(pred):
-        if any(pd.isna(row.get(k)) for k in ("batch", "dtype", "tokens", "dim", "heads")):
-            return None
-        mode = row.get("mode") if isinstance(row.get("mode"), str) else "infer"
-        optimizer = row.get("optimizer") if isinstance(row.get("optimizer"), str) else None
-        count = None if pd.isna(row.get("params")) else int(row["params"])
-        bound = peak_lower_bound_bytes(row_config(row), int(row["batch"]), row["dtype"], row.get("attn"), mode,
-                                       optimizer, bool(row.get("grad_checkpoint", False)),
-                                       str(row.get("device") or "cuda"), count)
-        if bound is None:
-            return None
-        pred = bound / MIB
-    base = row.get("mem_base_mib")
-    base = 0.0 if base is None or pd.isna(base) else float(base)
-    return base + float(pred)

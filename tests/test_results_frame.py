@@ -1,5 +1,6 @@
-"""vitbench.plotdata.check_values: result files whose cells parse but hold bad values are refused on load with one
-line naming the file, the row (CSV: its line in the file; JSON: its position) and the column (issue 10.8)."""
+"""vitbench.results_frame: loading a results file (missing, unreadable, JSON, cost-only), the model labels, and
+check_values: cells that parse but hold bad values are refused on load with one line naming the file, the row
+(CSV: its line in the file; JSON: its position) and the column (issue 10.8)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from vitbench.cost.analytic import cost_row
 from vitbench.errors import VitbenchError
-from vitbench.plotdata import check_values, csv_lines, load_results, prepare
+from vitbench.results_frame import check_values, csv_lines, load_results, prepare, with_patch
+from vitbench.schema import ALL_COLUMNS, CONFIG_COST_COLUMNS, make_row
+from vitbench.zoo import ViTConfig, resolve
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def corrupt(tmp_path: Path, column: str, value: str, row: int = 2, name: str = "patch_sizes") -> Path:
@@ -96,9 +101,6 @@ def test_json_infinity_is_refused(tmp_path):
 
 
 def test_counter_files_check_their_own_columns(tmp_path):
-    from vitbench.cost.analytic import cost_row
-    from vitbench.zoo import resolve
-
     cfg = resolve("vit_ti16", 32, depth=2)
     rows = [{**cfg.to_row(), **cost_row(cfg), "counter": "analytic", "flops": "many"}]  # `flops --json` shape
     path = tmp_path / "cost.json"
@@ -137,3 +139,66 @@ def test_every_fixture_and_baseline_loads():
     root = FIXTURES.parent.parent
     for path in [*FIXTURES.glob("*.csv"), *(root / "results" / "baselines").glob("*.csv")]:
         assert len(load_results(path)) > 0, path
+
+
+@pytest.fixture(scope="module")
+def frames() -> dict[str, pd.DataFrame]:
+    return {name: load_results(FIXTURES / f"{name}.csv") for name in ("ci_smoke", "patch_sizes", "resolutions", "zoo")}
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(VitbenchError, match="not found"):
+        load_results(tmp_path / "nope.csv")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(VitbenchError, match="cannot read"):
+        load_results(tmp_path / "empty.csv")
+    (tmp_path / "binary.csv").write_bytes(PNG_MAGIC + b"\x00\xff\xfe")
+    with pytest.raises(VitbenchError, match="cannot read"):
+        load_results(tmp_path / "binary.csv")
+    (tmp_path / "other.csv").write_text("model,tokens\nvit_b16,197\n")
+    with pytest.raises(VitbenchError, match="lacks required column.*patch, res_h"):
+        load_results(tmp_path / "other.csv")
+    (tmp_path / "header.csv").write_text(",".join(ALL_COLUMNS) + "\n")
+    with pytest.raises(VitbenchError, match="no rows"):
+        load_results(tmp_path / "header.csv")
+
+
+def test_load_json_cost_only_rows(tmp_path):
+    cfgs = [resolve("vit_ti16", r, depth=2) for r in (32, 64)]
+    rows = [{**c.to_row(), **cost_row(c), "counter": "analytic"} for c in cfgs]  # `flops --json` shape
+    (tmp_path / "cost.json").write_text(json.dumps(rows))
+    df = load_results(tmp_path / "cost.json")
+    assert list(df["status"]) == ["ok", "ok"] and list(df["tokens"]) == [5, 17]
+
+
+def test_fixture_cost_columns_are_the_closed_form():
+    for path in FIXTURES.glob("*.csv"):
+        for _, row in load_results(path).iterrows():
+            expected = cost_row(ViTConfig.from_row(row))
+            assert {c: row[c] for c in CONFIG_COST_COLUMNS} == pytest.approx(expected, rel=1e-6), path.name
+
+
+def test_fixture_columns_are_in_the_schema():
+    for path in FIXTURES.glob("*.csv"):
+        assert set(pd.read_csv(path, nrows=0).columns) <= set(ALL_COLUMNS), path.name
+
+
+def test_arch_labels(frames):
+    assert set(frames["patch_sizes"]["arch"]) == {"vit_b (P8/14/16/32)"}  # one name, a patch override
+    assert set(frames["resolutions"]["arch"]) == {"vit_b16", "vit_l16"}
+    zoo = frames["zoo"].set_index("model")["arch"]
+    assert zoo["vit_b8"] == zoo["vit_b32"] == "vit_b (P8/16/32)"
+    assert zoo["deit_b16"] == "deit_b16"  # distillation token: another architecture
+
+
+def test_overridden_presets_are_labelled_with_width_and_depth(frames):
+    df = frames["ci_smoke"]  # 'vit_s16' rows of width 64, depth 2: not a ViT-S
+    assert set(df["arch"]) == {"vit_s (P8/16) D64 L2"}
+    assert with_patch("vit_s (P8/16) D64 L2", 8) == "vit_s8 D64 L2"
+    assert with_patch("vit_b16", 16) == "vit_b16" and with_patch("custom", 16) == "custom, patch 16"
+
+
+def test_clashing_labels_get_width_and_depth():
+    cfgs = [resolve("vit_ti16", 32, depth=2), resolve("vit_ti16", 32, depth=3)]
+    df = prepare(pd.DataFrame([make_row(**c.to_row(), **cost_row(c)) for c in cfgs]))
+    assert sorted(df["arch"]) == ["vit_ti16 D192 L2", "vit_ti16 D192 L3"]
