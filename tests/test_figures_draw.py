@@ -4,7 +4,6 @@ closed-form curves; atomic writes."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import struct
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 
 from vitbench.errors import VitbenchError
 from vitbench.figures.closed_form import split_curves
-from vitbench.figures.output import DRAW, plot_results, write_atomically
+from vitbench.figures.output import DRAW, plot_results
 from vitbench.figures.plan import FIGURES, plan_figures
 from vitbench.figures.rows import Skip
 from vitbench.results_frame import load_results
@@ -105,13 +104,3 @@ def test_a_failed_figure_write_leaves_the_previous_figure_whole(drawn, tmp_path)
                                  tmp_path)
     assert child.stdout.startswith(f"cannot write {out / 'mfu_vs_batch.png'}: File too large"), child.stderr
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # was cut at 20,000 bytes; no temp file left
-
-
-def test_write_atomically_creates_files_with_the_usual_permissions(tmp_path):
-    umask = os.umask(0o022)
-    os.umask(umask)
-    path = write_atomically(tmp_path / "sub" / "a.bin", lambda f: f.write(b"abc"))
-    assert path.read_bytes() == b"abc" and path.stat().st_mode & 0o777 == 0o666 & ~umask
-    with pytest.raises(VitbenchError, match=r"^cannot write .*a\.bin: boom$"):
-        write_atomically(path, lambda f: (f.write(b"partial"), (_ for _ in ()).throw(OSError("boom"))))
-    assert path.read_bytes() == b"abc" and os.listdir(path.parent) == ["a.bin"]

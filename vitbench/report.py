@@ -16,10 +16,10 @@ import pandas as pd
 
 from vitbench.cost import analytic
 from vitbench.errors import VitbenchError
-from vitbench.figures.output import PlotResult, plot_results, write_atomically
+from vitbench.figures.output import PlotResult, plot_results
 from vitbench.figures.rows import Skip, common_context, cost_rows, describe, measured_rows, series
 from vitbench.results_frame import load_results, with_patch
-from vitbench.storage import read_metadata
+from vitbench.storage import read_metadata, write_atomic
 from vitbench.zoo import ViTConfig
 
 CONVENTIONS = ("MACs are per image (1 MAC = 1 multiply-add = 2 FLOPs) from the closed form; latency is ms per "
@@ -364,5 +364,5 @@ def write_report(results: str | Path, out: str | Path, fmt: str = "png") -> Repo
     df = load_results(results)
     plots = plot_results(df, out.parent / f"{out.stem}_files", fmt)
     text = render(df, read_metadata(results), plots, results, out.parent)
-    write_atomically(out, lambda f: f.write(text.encode()))
+    write_atomic(out, text)
     return Report(out, plots)

@@ -7,14 +7,15 @@ Files that grow row by row (sweep, bench --csv) are written by vitbench.session 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
+import secrets
 import sys
-import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import BinaryIO, Callable, Sequence
 
 from vitbench.errors import VitbenchError
 
@@ -27,25 +28,28 @@ def sidecar_path(path: str | Path) -> Path:
     return path.with_name(path.stem + ".meta.json")
 
 
-def write_atomic(path: str | Path, data: bytes | str) -> Path:
-    """Replace `path` with `data` atomically (temp file + fsync + rename); one-line VitbenchError on failure."""
+def write_atomic(path: str | Path, data: bytes | str | Callable[[BinaryIO], None]) -> Path:
+    """Create or replace `path` with `data` (bytes, text, or a function that writes to the open binary file):
+    into a new file in the same folder (mode 0666 less the umask, as `open` makes files), flushed to disk, then
+    renamed over `path`, so `path` is always its old content or the whole new one. On a failure the temporary
+    file is removed and the OSError becomes a one-line VitbenchError."""
     path = Path(path)
-    payload = data.encode() if isinstance(data, str) else data
-    tmp = None
+    write = data if callable(data) else lambda f: f.write(data.encode() if isinstance(data, str) else data)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.is_dir():
             raise IsADirectoryError(21, "it is a folder")
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as e:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
         raise VitbenchError(f"cannot write {path}: {e.strerror or e}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
     return path
 
 

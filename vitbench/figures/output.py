@@ -4,12 +4,8 @@ the others were skipped; files are replaced atomically. No torch.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable
 
 import pandas as pd
 
@@ -17,6 +13,7 @@ from vitbench.errors import VitbenchError
 from vitbench.figures import draw_cost, draw_measured, draw_train
 from vitbench.figures.plan import FIGURES
 from vitbench.figures.rows import Skip
+from vitbench.storage import write_atomic
 
 FORMATS = ("png", "svg")
 DRAW = {  # figure name -> draw(its FigureData) -> matplotlib Figure
@@ -43,30 +40,9 @@ class PlotResult:
     skipped: tuple[tuple[str, Skip], ...]  # (figure name, why)
 
 
-def write_atomically(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
-    """Create or replace `path` with what `write(file)` writes: into a new file in the same folder, flushed to
-    disk, then renamed over `path` — so `path` is always either its old content or the whole new one. On a
-    failure the temporary file is removed and an OSError becomes one-line VitbenchError."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        raise VitbenchError(f"cannot write {path}: {e.strerror or e}") from None
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-    return path
-
-
 def save(fig, path: Path) -> Path:
     """The figure to `path` (format from its suffix), atomically."""
-    return write_atomically(path, lambda f: fig.savefig(f, format=path.suffix.lstrip(".").lower()))
+    return write_atomic(path, lambda f: fig.savefig(f, format=path.suffix.lstrip(".").lower()))
 
 
 def check_format(fmt: str) -> str:
