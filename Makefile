@@ -7,11 +7,12 @@ PY := $(VENV)/bin/python
 TORCH_CPU_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-external gate perf gpu-check clean help
+.PHONY: run test test-slow test-external gate perf gpu-check clean help
 
 help:
 	@echo "make run   - run the main job: vitbench sweep suites/patch_sizes.yaml"
-	@echo "make test  - run the test suite (the command .ci/run runs)"
+	@echo "make test  - run the test suite (the command .ci/run runs first)"
+	@echo "make test-slow - the slow tests: compilers, whole processes, kills (.ci/run runs them too)"
 	@echo "make gate  - the project's own regression gate (cost baseline + CPU timing A/B against gate_ref)"
 	@echo "make perf  - the pytest-benchmark suite under tests/perf"
 	@echo "make gpu-check - on a CUDA machine: GPU tests, shipped suites on CUDA, a verdict; results/devices/<gpu>/"
@@ -47,7 +48,10 @@ run: $(STAMP)
 	$(VENV)/bin/vitbench sweep suites/patch_sizes.yaml
 
 test: $(STAMP)
-	$(VENV)/bin/pytest -q -m "not perf" -n 2
+	$(VENV)/bin/pytest -q -m "not perf and not slow" -n 2
+
+test-slow: $(STAMP)
+	$(VENV)/bin/pytest -q -m "slow and not perf" -n 2
 
 test-external: $(EXT_STAMP)
 	$(EXT_PY) -m pytest -q -m external

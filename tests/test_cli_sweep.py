@@ -170,6 +170,7 @@ SLOW_SUITE = """
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum, code, status", [(signal.SIGINT, 130, "interrupted"),
                                                   (signal.SIGTERM, 143, "terminated")])
 def test_a_signal_keeps_finished_rows_and_resume_completes_without_duplicates(tmp_path, signum, code, status):

@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from vitbench.results_io import load_text, row_key
 
 SUITE = """name: torture
@@ -59,6 +61,7 @@ def keys(path: Path) -> list:
     return [row_key(r) for r in load_text(path).to_dict("records")]
 
 
+@pytest.mark.slow
 def test_twenty_random_kills_then_resume_give_the_plain_run(tmp_path):
     suite = tmp_path / "s.yaml"
     suite.write_text(SUITE)
