@@ -7,10 +7,8 @@ written.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
@@ -19,6 +17,7 @@ import pandas as pd
 
 from vitbench.cells import canonical, format_cell
 from vitbench.errors import VitbenchError
+from vitbench.storage import write_atomic
 from vitbench.schema import ALL_COLUMNS, CONFIG_KEY, EXACT_COLUMNS, KEY_DEFAULTS
 
 
@@ -109,7 +108,6 @@ def merge_samples(kept: Sequence[tuple[str | Path, Sequence[str]]], out: str | P
     pairs. Lines are copied byte for byte; a row without samples has none. Atomic; an earlier samples file of
     `out` is replaced (or removed when no row has samples). Returns the rows whose samples were carried."""
     from vitbench import samples
-    from vitbench.storage import write_atomic
 
     wanted: dict[Path, set[str]] = {}
     for path, key in kept:
@@ -209,18 +207,6 @@ def merge_files(paths: Sequence[str | Path], out: str | Path, force: bool = Fals
         keep.append(best)
     merged = rows.loc[sorted(keep), columns]
     carried = merge_samples([(rows.at[i, "_file"], row_key(canon.loc[i])) for i in sorted(keep)], out)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "w", newline="") as f:
-            merged.to_csv(f, index=False, lineterminator="\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
-    except OSError as e:
-        raise VitbenchError(f"cannot write {out}: {e.strerror or e}") from None
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    write_atomic(out, merged.to_csv(index=False, lineterminator="\n"))
     return MergeReport(len(paths), sum(len(f) for f in frames), len(merged), int(exact_dup.sum()), remeasured,
                        carried)
