@@ -8,14 +8,16 @@ Exit codes: 0 no regression, 1 regression (or a config change, a missing row), 2
 from __future__ import annotations
 
 import datetime as dt
-import json
 import tempfile
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from vitbench.cli import gate
 from vitbench.cli.app import app
+from vitbench.cli.gate import (AcceptConfigChangeOpt, AllowMissingOpt, JsonReportOpt, MarkdownOpt,
+                               MaxSlowdownOpt, MetricsOpt, ShowAllOpt, StrictOpt, ThresholdOpt)
 from vitbench.render import console
 from vitbench.storage import write_atomic
 
@@ -44,16 +46,15 @@ def ab(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", show_default=False, help="New folder for "
                       "both sides' results (default: RESULTS-DIR/ab/SUITE/TIME).")] = None,
     results_dir: Annotated[Path, typer.Option(help="Root of the default output folder.")] = Path("results"),
-    max_slowdown: Annotated[str, typer.Option(help="Limit for timings and memory, in percent.")] = "10%",
-    threshold: Annotated[Optional[list[str]], typer.Option(help="Per-metric limit NAME=PCT (repeatable).")] = None,
-    metrics: Annotated[Optional[list[str]], typer.Option(help="Compare only these metrics.")] = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Fail on any change of an exact metric.")] = False,
-    allow_missing: Annotated[bool, typer.Option("--allow-missing", help="Do not fail on missing rows.")] = False,
-    accept_config_change: Annotated[bool, typer.Option("--accept-config-change", help="Do not fail on a changed "
-                                                       "architecture field.")] = False,
-    markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Also write a markdown report here.")] = None,
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the findings as JSON here.")] = None,
-    show_all: Annotated[bool, typer.Option("--all", help="List unchanged exact metrics too.")] = False,
+    max_slowdown: MaxSlowdownOpt = "10%",
+    threshold: ThresholdOpt = None,
+    metrics: MetricsOpt = None,
+    strict: StrictOpt = False,
+    allow_missing: AllowMissingOpt = False,
+    accept_config_change: AcceptConfigChangeOpt = False,
+    markdown: MarkdownOpt = None,
+    json_path: JsonReportOpt = None,
+    show_all: ShowAllOpt = False,
 ) -> None:
     """Same-machine A/B: run a suite with a baseline and a candidate version in turn.
 
@@ -61,11 +62,9 @@ def ab(
     affect both sides alike; timings judged on the paired repeats.
     Exit 0 pass; 1 fail; 2 bad input. See docs/ci.md."""
     from vitbench import ab as abm
-    from vitbench.compare_limits import parse_metrics, parse_pct, parse_thresholds
 
     abm.check_repeats(repeats)
-    options = dict(max_slowdown=parse_pct(max_slowdown, "--max-slowdown"), metrics=parse_metrics(metrics),
-                   thresholds=parse_thresholds(threshold or []), strict=strict, allow_missing=allow_missing,
+    options = dict(**gate.limits(max_slowdown, threshold, metrics), strict=strict, allow_missing=allow_missing,
                    accept_config_change=accept_config_change)
     out, con = _folder(output, results_dir, suite), console()
     with tempfile.TemporaryDirectory(prefix="vitbench-ab-") as scratch:
@@ -78,7 +77,7 @@ def ab(
                           f"[{i + 1}/{n}] repeat {r + 1}, {label}: {order[0]} first", markup=False))
     result, pairs = abm.comparison(run, **options)
     write_atomic(out / "pairs.csv", abm.pairs_csv(pairs))
-    _report(result, con, show_all, markdown, json_path, {"ab": abm.describe(run), "pairs": pairs})
+    gate.report(result, con, show_all, markdown, json_path, {"ab": abm.describe(run), "pairs": pairs})
     con.print(f"results: {out} (baseline/, candidate/, pairs.csv, logs)", markup=False)
     if result.exit_code:
         raise typer.Exit(result.exit_code)
@@ -92,20 +91,3 @@ def _folder(output: Optional[Path], results_dir: Path, suite: Path) -> Path:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise VitbenchError(f"-o {out}: exists and is not an empty folder; give a new one")
     return out.resolve()
-
-
-def _report(result, con, show_all: bool, markdown: Optional[Path], json_path: Optional[Path], extra: dict) -> None:
-    """The table, the rule, the footer; the markdown and JSON reports (written before the exit code)."""
-    from vitbench.render.compare import comparison_table, footer_lines, markdown as to_markdown, rule_lines, shown
-
-    if shown(result, show_all):
-        con.print(comparison_table(result, show_all, con.width))
-        for line in rule_lines(result):
-            con.print(line, style="dim", markup=False)
-    for line in footer_lines(result):
-        style = {"FAIL": "bold red", "PASS": "bold green"}.get(line.split(":", 1)[0])
-        con.print(line, style=style, markup=False)
-    if markdown is not None:
-        write_atomic(markdown, to_markdown(result, show_all))
-    if json_path is not None:
-        write_atomic(json_path, json.dumps({**result.to_dict(), **extra}, indent=2, default=str) + "\n")
