@@ -2,7 +2,7 @@
 
 Tables fit 80 columns without cutting a number: they use a compact box, numbers never wrap or get an ellipsis
 (text columns fold instead), and wide tables keep their optional columns for `--wide`. The console is as wide
-as the terminal, or $COLUMNS, or 100 columns when output goes to a file or pipe.
+as the terminal, or $COLUMNS, or PIPE_WIDTH (160) columns when output goes to a file or pipe.
 """
 
 from __future__ import annotations

@@ -226,8 +226,11 @@ MEASURED_PIVOTS = (("latency_ms_median", "latency ms (median)"), ("throughput_ip
                    ("mem_peak_mib", "peak MiB"), ("gmacs", "GMACs/image"))
 COST_PIVOTS = (("gmacs", "GMACs/image"), ("params", "params (M)"), ("attn_core_share", "attn core share"))
 COST_METRICS = ("gmacs", "params", "attn_core_share")
-PIVOT_NOTE = ("GMACs per image, closed form (1 MAC = 2 FLOPs); latency per forward of the batch, median over "
-              "timed iterations; attn core share: MACs in QKᵀ and AV over all MACs")
+PIVOT_NOTES = {  # measured: the pivots of MEASURED_PIVOTS; cost only: COST_PIVOTS
+    True: "GMACs per image, closed form (1 MAC = 2 FLOPs); latency per forward of the batch, median over timed "
+          "iterations; MiB = 2²⁰ bytes",
+    False: "GMACs per image, closed form (1 MAC = 2 FLOPs); params in millions; attn core share: MACs in QKᵀ and "
+           "AV over all MACs"}
 
 
 def summary_tables(points: Sequence, rows: Callable, keys: Sequence[str], pivot_keys: Sequence[str],
@@ -239,8 +242,13 @@ def summary_tables(points: Sequence, rows: Callable, keys: Sequence[str], pivot_
     axes = varying_axes(points, keys)
     if len(axes) == 2 and set(axes) <= set(pivot_keys):
         return [f"[bold]Summary[/] — {escape(title)} — rows: {axes[0]}, columns: {axes[1]}",
-                Columns(_pivots(found, axes), padding=(0, 2)), f"[dim]{PIVOT_NOTE}[/]"]
+                Columns(_pivots(found, axes), padding=(0, 2)), f"[dim]{PIVOT_NOTES[_measured(found)]}[/]"]
     return [f"[bold]Summary[/] — {escape(title)}", _long_table(found, axes or ["model"])]
+
+
+def _measured(found: list) -> bool:
+    """Whether any finished row has a timing (the summary then shows measured metrics, else cost)."""
+    return any(r is not None and _num(r.get("latency_ms_median")) is not None for _, r in found)
 
 
 def _pivots(found: list, axes: list[str]) -> list[Table]:
@@ -248,9 +256,8 @@ def _pivots(found: list, axes: list[str]) -> list[Table]:
     r_vals = list(dict.fromkeys(p.values[first] for p, _ in found))
     c_vals = list(dict.fromkeys(p.values[second] for p, _ in found))
     cells = {(p.values[first], p.values[second]): row for p, row in found}
-    measured = any(r is not None and _num(r.get("latency_ms_median")) is not None for _, r in found)
     tables = []
-    for metric, label in MEASURED_PIVOTS if measured else COST_PIVOTS:
+    for metric, label in MEASURED_PIVOTS if _measured(found) else COST_PIVOTS:
         present = any(r is not None and (metric == "gmacs" or _num(r.get(metric)) is not None)
                       for _, r in found)
         if not present:
@@ -268,7 +275,7 @@ def _long_table(found: list, axes: list[str]) -> Table:
     """One line per point. Cost-only runs: tokens, params, GMACs, attention-core share. Measured runs (narrower,
     to fit 80 columns): GMACs, median and p10–p90 latency, img/s, peak MiB (the cost is in the file and in
     `--dry-run`)."""
-    measured = any(r is not None and _num(r.get("latency_ms_median")) is not None for _, r in found)
+    measured = _measured(found)
     memory = any(r is not None and _num(r.get("mem_peak_mib")) is not None for _, r in found)
     if measured:
         caption = ("GMACs per image (1 MAC = 2 FLOPs); latency: median ms per iteration of the batch, p10–p90 "
