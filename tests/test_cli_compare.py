@@ -411,3 +411,18 @@ def test_perf_workflow_is_valid_yaml_and_uses_existing_commands():
 def test_committed_baselines_carry_the_config_key():
     for name in ("zoo_cost.csv", "ci_smoke.csv"):
         assert set(CONFIG_KEY) <= set(load_text(ROOT / "results" / "baselines" / name).columns)
+
+
+def test_a_candidate_whose_every_row_failed_is_a_status_regression_not_bad_input(tmp_path):
+    import pandas as pd
+
+    from vitbench.schema import MEASURED_COLUMNS
+
+    base = ROOT / "results" / "baselines" / "ci_smoke.csv"
+    df = pd.read_csv(base, dtype=str, keep_default_na=False)
+    df[[c for c in MEASURED_COLUMNS if c in df.columns]] = ""
+    df["status"], df["error"] = "error", "RuntimeError: boom"
+    df.to_csv(tmp_path / "failed.csv", index=False)
+    result = invoke("compare", base, tmp_path / "failed.csv", "--allow-env-change")
+    assert result.exit_code == 1, result.output
+    assert result.output.count("regression (status ok -> error)") == 4 and "schema mismatch" not in result.output

@@ -138,10 +138,10 @@ def test_timing_check_agrees_with_the_wall_clock():
 
 
 def test_max_batch_search_with_the_real_point_runner():
-    from vitbench.measure.bench import run_point
     from vitbench.measure.max_batch import find_max_batch
+    from vitbench.measure.point import run_point
     from vitbench.measure.spec import BenchSpec
 
-    r = find_max_batch(resolve("vit_ti16"), BenchSpec(device="cuda", dtype="bf16", compile=True), run_point,
-                       limit=64)
+    r = find_max_batch(resolve("vit_ti16"), BenchSpec(device="cuda", dtype="bf16", compile=True),
+                       lambda c, s, m: run_point(c, s, m).row, limit=64)
     assert r.batch == 64 and r.exact and r.note is None and len(r.trials) == 7

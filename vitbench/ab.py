@@ -44,7 +44,7 @@ import numpy as np
 from vitbench import gittree
 from vitbench.compare import compare
 from vitbench.compare_input import load_rows, load_samples
-from vitbench.errors import Stopped, VitbenchError, one_line
+from vitbench.errors import Stopped, Terminated, VitbenchError, one_line
 from vitbench.runmeta import read_run_load
 from vitbench.schema import BY_NAME
 from vitbench.twosample import MAX_PAIRS, paired_ratio_interval
@@ -188,15 +188,18 @@ def run(suite: Path, baseline: Side, candidate: Side, out: Path, *, repeats: int
     from vitbench.render.sweep import point_label
 
     check_repeats(repeats)
-    suite = Path(suite).resolve()
+    suite, out = Path(suite).resolve(), Path(out).resolve()  # the sides' processes run in their own trees
     plan = runs.plan_suite(suite, device=device, dry_run=True, points=points)
     repeats = repeats if plan.measures_anything else 1
     ab = Run(out, suite, {"baseline": baseline, "candidate": candidate}, repeats,
              [p.index for p in plan.selected], [point_label(p) for p in plan.selected])
     ab.files = {s: [out / s / f"r{r + 1}.csv" for r in range(repeats)] for s in SIDES}
     ab.order = schedule(len(ab.indices), repeats)
-    for s in SIDES:
-        (out / s).mkdir(parents=True, exist_ok=True)
+    try:
+        for s in SIDES:
+            (out / s).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise VitbenchError(f"-o {out}: cannot create it: {e.strerror or e}") from None
     try:
         for step, (r, p, order) in enumerate(ab.order):
             if progress:
@@ -204,8 +207,10 @@ def run(suite: Path, baseline: Side, candidate: Side, out: Path, *, repeats: int
             for s in order:
                 _sweep(ab.sides[s], suite, ab.indices[p], len(plan.points), ab.files[s][r], device,
                        out / f"{s}.log", out)
-    except KeyboardInterrupt:
-        raise Stopped(f"interrupted: the points measured so far are in {out}", 130) from None
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM as errors.Terminated
+        terminated = isinstance(e, Terminated)
+        raise Stopped(f"{'terminated' if terminated else 'interrupted'}: the points measured so far are in {out}",
+                      143 if terminated else 130) from None
     return ab
 
 
@@ -254,8 +259,10 @@ def comparison(ab: Run, **options) -> tuple[Comparison, list[dict]]:
         return first, paired
     findings = [f for f in first.findings if f.metric not in NOISY_METRICS]
     seen = {(f.label, f.metric) for f in findings}
-    findings += [f for c in repeats[1:] for f in c.findings
-                 if f.metric == "status" and (f.label, f.metric) not in seen]
+    for f in (f for c in repeats[1:] for f in c.findings if f.metric == "status"):
+        if (f.label, f.metric) not in seen:  # a status that failed in a later repeat, once
+            findings.append(f)
+            seen.add((f.label, f.metric))
     by_key = [{(f.label, f.metric): f for f in c.findings} for c in repeats]
     for f in first.findings:
         if f.metric not in NOISY_METRICS:

@@ -60,11 +60,13 @@ def _choose_metrics(base, cand, metrics, base_path: str, cand_path: str) -> tupl
                 if not ident.filled(df, m):
                     raise VitbenchError(f"{path} has no values for metric {m}")
         return tuple(metrics)
+    # a candidate whose rows all failed has no values: its statuses are the regression, not a schema mismatch
+    failed = "status" in cand.columns and not (cand["status"].map(canonical) == "ok").any()
     lost = [m for m in METRICS if ident.filled(base, m) and not ident.filled(cand, m)]
-    if lost:
+    if lost and not failed:
         raise VitbenchError(f"schema mismatch: {base_path} has {', '.join(lost)} but {cand_path} has no values "
                             f"for them; compare runs that measured the same things, or choose --metrics")
-    chosen = tuple(m for m in METRICS if ident.filled(base, m) and ident.filled(cand, m))
+    chosen = tuple(m for m in METRICS if ident.filled(base, m) and (failed or ident.filled(cand, m)))
     if not chosen:
         raise VitbenchError(f"{base_path} and {cand_path} have no metric in common (valid: {', '.join(METRICS)})")
     return chosen

@@ -46,7 +46,10 @@ def export(sha: str, dest: Path, option: str = "--baseline-ref", cwd: Path | Non
     dest.mkdir(parents=True, exist_ok=True)
     try:
         with tarfile.open(fileobj=io.BytesIO(archived.stdout)) as tar:
-            tar.extractall(dest, filter="data")
+            if hasattr(tarfile, "data_filter"):  # python >= 3.10.12 / 3.11.4: refuse links out of dest
+                tar.extractall(dest, filter="data")
+            else:  # pragma: no cover - older patch releases; git archive of this repository's own commit
+                tar.extractall(dest)
     except tarfile.ReadError:  # the archive of an empty tree: nothing to unpack
         pass
     if not (dest / "vitbench" / "__init__.py").is_file():

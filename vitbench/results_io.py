@@ -41,7 +41,7 @@ def as_text(rows: list[dict]) -> pd.DataFrame:
 def read_table(path: str | Path, text: bool = False) -> pd.DataFrame:
     """A vitbench result file, .csv or .json rows, as a DataFrame: typed (numbers as numbers, empty cells NaN),
     or with `text` every cell's exact text ('' when empty). The one reader behind sweep resume, merge, compare,
-    plot and report. VitbenchError (one line) when the file is missing, unreadable, has no rows or no `model`
+    plot and report; key columns a file predates get their default (schema.KEY_DEFAULTS). VitbenchError (one line) when the file is missing, unreadable, has no rows or no `model`
     column; callers check the further columns they need."""
     path = Path(path)
     if not path.is_file():
@@ -63,14 +63,14 @@ def read_table(path: str | Path, text: bool = False) -> pd.DataFrame:
         raise VitbenchError(f"cannot read {path} as vitbench results (.csv or .json rows): {reason}") from None
     if "model" not in frame.columns:
         raise VitbenchError(f"{path} is not a vitbench result file: missing column(s) model")
+    for column, value in KEY_DEFAULTS.items():  # files written before the key column existed
+        if column not in frame.columns:
+            frame[column] = value
     return frame
 
 
 def _read(path: Path, text: bool = False) -> pd.DataFrame:
     frame = read_table(path, text)
-    for column, value in KEY_DEFAULTS.items():  # files written before the column existed
-        if column not in frame.columns:
-            frame[column] = value
     missing = [c for c in CONFIG_KEY if c not in frame.columns]
     if missing:
         raise VitbenchError(f"{path} is not a vitbench result CSV: missing column(s) {', '.join(missing)}")

@@ -94,9 +94,8 @@ def invalid_row(point: Point) -> dict:
 def error_row(point: Point, error: str) -> dict:
     """The row of a measured point that produced none of its own (a bug below, a worker that died): config,
     runtime key, closed-form cost, status 'error' and why."""
-    subject = for_config(point.cfg)
-    return make_row(**subject.config_row(), **_runtime_fields(point), **subject.cost_row(), status="error",
-                    error=error)
+    return make_row(**for_config(point.cfg).config_row(), **_runtime_fields(point), **_cost_fields(point),
+                    status="error", error=error)
 
 
 def measure(point: Point) -> "Measured":

@@ -4,9 +4,9 @@ File: `<results stem>.samples.csv` next to `<results stem>.csv` (one samples fil
 the header `key,metric,i,value`, readable with pandas alone:
 
 - `key`: 16 hex digits, the first 64 bits of sha1 over the row's canonical config key
-  (`results_io.row_key`, joined with the unit separator U+001F) — `digest(row_key(row))`; key columns that hold
-  their default (`schema.KEY_DEFAULTS`: mode infer, no optimizer, no checkpointing) are left out, so a row's
-  digest does not change when a later version adds such a column.
+  (`results_io.row_key`, joined with the unit separator U+001F) — `digest(row_key(row))`; key columns added
+  after this format (`LATER_KEYS`: optimizer, grad_checkpoint) are left out while they hold their default, so
+  samples written before them still match their rows.
 - `metric`: what was sampled: `latency_ms` (one timed iteration of the whole batch, milliseconds).
 - `i`: 0-based index of the sample in timing order.
 - `value`: the sample, written with repr (exact float round trip).
@@ -40,16 +40,19 @@ def path_for(results: str | Path) -> Path:
     return results.with_name(results.stem + SUFFIX)
 
 
+LATER_KEYS = ("optimizer", "grad_checkpoint")  # key columns newer than this format (`mode` is as old as it)
+
+
 @functools.cache
 def _key_defaults() -> dict[str, str]:
     from vitbench.cells import canonical
     from vitbench.schema import KEY_DEFAULTS
 
-    return {c: canonical(v) for c, v in KEY_DEFAULTS.items()}
+    return {c: canonical(KEY_DEFAULTS[c]) for c in LATER_KEYS}
 
 
 def digest(key: Sequence[str]) -> str:
-    """The samples-file key of a row, from its canonical config key (results_io.row_key), key columns at their
+    """The samples-file key of a row, from its canonical config key (results_io.row_key), LATER_KEYS at their
     default left out (module docstring)."""
     from vitbench.schema import CONFIG_KEY
 

@@ -60,7 +60,7 @@ def ab(
 
     One process per point, side and repeat, in ABBA order, so load and clock
     affect both sides alike; timings judged on the paired repeats.
-    Exit 0 pass; 1 fail; 2 bad input. See docs/ci.md."""
+    Exit 0 pass; 1 fail; 2 bad input; 130 / 143 interrupted / terminated. See docs/ci.md."""
     from vitbench import ab as abm
 
     abm.check_repeats(repeats)
