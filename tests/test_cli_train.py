@@ -206,7 +206,22 @@ def test_train_cost_takes_the_mfu_of_a_measured_train_file(tmp_path):
     row = ok_json("train-cost", "-m", "vit_b16", "--images", "10", "--device", "h100", "--measured", path)[0]
     assert row["mfu"] == 0.41  # the best bf16 train row; fp32 and infer rows do not count
     result = run("train-cost", "-m", "vit_b16", "--images", "10", "--device", "h100", "--measured", path)
-    assert "measured: vit_b16 224 px batch 64 amp-bf16 sdpa on NVIDIA H100 80GB HBM3" in result.stdout
+    assert "measured: vit_b16 P16 224 px batch 64 amp-bf16 sdpa on NVIDIA H100 80GB HBM3" in result.stdout
+
+
+def test_a_measured_mfu_comes_from_the_same_architecture_not_the_same_name(tmp_path):
+    from vitbench.schema import make_row
+
+    base = {"mode": "train", "device": "cuda", "device_name": "NVIDIA H100 80GB HBM3", "attn": "sdpa",
+            "status": "ok", "batch": 64, "dtype": "amp-bf16"}
+    rows = [make_row(**resolve("vit_ti16", 64).to_row(), **base, mfu=0.1),
+            make_row(**{**resolve("vit_ti16", 64, patch=8).to_row(), "model": "vit_ti16"}, **base, mfu=0.9),
+            make_row(**{**resolve("vit_ti16", 64).to_row(), "depth": 13}, **base, mfu=0.8)]
+    path = tmp_path / "measured.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    row = ok_json("train-cost", "-m", "vit_ti16", "--res", "64", "--images", "10", "--device", "h100",
+                  "--measured", path)[0]
+    assert row["mfu"] == 0.1  # patch 8 and depth 13 rows share the name, not the model
 
 
 @pytest.mark.parametrize("args, fragments", [

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vitbench.cells import canonical
 from vitbench.cost.analytic import macs
 from vitbench.cost.training import training_macs
 from vitbench.hardware import PRECISION_OF_DTYPE, DevicePeak, by_key
@@ -144,7 +145,8 @@ class MeasuredMfu:
 
 
 def measured_mfu(rows: list[dict], cfg: ViTConfig, dtype: str, where: str = "the file") -> MeasuredMfu:
-    """The MFU of the best measured training step of `cfg` (same model name and resolution) at `dtype`'s
+    """The MFU of the best measured training step of `cfg` (the same config: every architecture field and the
+    resolution, not only the name) at `dtype`'s
     precision among result rows: mode 'train', status 'ok', an MFU (CUDA rows on a GPU the datasheet table
     knows; CPU rows have none). The highest MFU wins (the batch a real run would pick); VitbenchError (one
     line) when no row qualifies."""
@@ -155,15 +157,21 @@ def measured_mfu(rows: list[dict], cfg: ViTConfig, dtype: str, where: str = "the
         return (row.get("mode") == "train" and row.get("status") == "ok" and isinstance(mfu, (int, float))
                 and mfu == mfu and mfu > 0)
 
+    config = {c: canonical(v) for c, v in cfg.to_row().items()}
+
+    def same_model(row: dict) -> bool:  # every architecture field and the resolution, not just the name
+        return all(canonical(row.get(c)) == v for c, v in config.items())
+
     train = [r for r in rows if usable(r)]
-    same = [r for r in train if r.get("model") == cfg.name and (int(r["res_h"]), int(r["res_w"])) == cfg.img_size]
-    found = [r for r in same if PRECISION_OF_DTYPE.get(r.get("dtype"), r.get("dtype")) == precision]
+    found = [r for r in train if same_model(r) and PRECISION_OF_DTYPE.get(r.get("dtype"), r.get("dtype")) == precision]
     if not found:
-        had = ", ".join(sorted({f"{r['model']} {int(r['res_h'])}x{int(r['res_w'])} {r['dtype']}" for r in train}))
+        had = ", ".join(sorted({f"{r['model']} P{canonical(r.get('patch'))} {canonical(r.get('res_h'))}x"
+                                f"{canonical(r.get('res_w'))} {r.get('dtype')}" for r in train}))
         had = had or "none; CPU rows have no datasheet peak, so no MFU"
         raise VitbenchError(f"{where} has no ok train row with an MFU for {cfg.name} at {cfg.res_label} px in "
                             f"{precision} (train rows with an MFU: {had}); give --mfu")
     best = max(found, key=lambda r: r["mfu"])
-    source = (f"measured: {best['model']} {best['res_h']:.0f} px batch {best['batch']:.0f} {best['dtype']} "
+    source = (f"measured: {best['model']} P{canonical(best.get('patch'))} {canonical(best.get('res_h'))} px batch "
+              f"{canonical(best.get('batch'))} {best['dtype']} "
               f"{best['attn']} on {best.get('device_name') or best.get('device')}")
     return MeasuredMfu(float(best["mfu"]), source)
