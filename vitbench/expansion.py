@@ -35,7 +35,7 @@ _RESOLVE_NAMES = {"classes": "num_classes"}  # grid key -> ViTConfig field
 @dataclass(frozen=True, slots=True)
 class Point:
     """One expanded point. `values`: the grid/zip values that define it (file keys). `plan`: 'measure' (runs
-    vitbench.measure.bench), 'cost' (closed form, no torch), 'cpu-cost' (cost-only because of cpu.max_gmacs),
+    vitbench.measure.point), 'cost' (closed form, no torch), 'cpu-cost' (cost-only because of cpu.max_gmacs),
     or 'invalid' (with `invalid` the reason; `cfg` is None). Points of one suite share their `cfg` and `spec`
     objects where those are equal (both are immutable)."""
 
