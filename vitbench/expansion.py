@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional
 
 from vitbench.cost.analytic import macs
-from vitbench.cost.training import training_macs
+from vitbench.cost.breakdown import Breakdown
+from vitbench.cost.training import model_macs
 from vitbench.errors import ECHO_CHARS, VitbenchError, clip, echo
 from vitbench.measure.spec import RUNTIME_MEASURES, BenchSpec
 from vitbench.schema import RUNTIME_KEY_COLUMNS
@@ -234,8 +235,9 @@ class _Builder:
         self.runtime_keys.add(key)
         return spec
 
-    def config(self, values: dict) -> tuple[Optional[ViTConfig], Optional[str], Optional[int]]:
-        """(config, None, MACs per image), or (None, why it is impossible, None): the `model` preset with the
+    def config(self, values: dict) -> tuple[Optional[ViTConfig], Optional[str], Optional[Breakdown]]:
+        """(config, None, forward MACs per image by component), or (None, why it is impossible, None): the `model`
+        preset with the
         point's config keys over it, as zoo.resolve builds it (the preset made once per name)."""
         name = values["model"]
         if ":" in name:  # timm:NAME / torchvision:NAME: read from the library (imports torch), priced exactly
@@ -260,9 +262,9 @@ class _Builder:
         known = len(self.configs)
         self.configs.add(cfg)
         self.may_coincide |= len(self.configs) == known
-        return cfg, None, macs(cfg).total
+        return cfg, None, macs(cfg)
 
-    def _external(self, values: dict) -> tuple[Optional[ViTConfig], Optional[str], Optional[int]]:
+    def _external(self, values: dict) -> tuple[Optional[ViTConfig], Optional[str], Optional[Breakdown]]:
         """An external model's point: only `res` may vary (its architecture is the library's)."""
         from vitbench.subject import external_subject
 
@@ -275,7 +277,7 @@ class _Builder:
         except VitbenchError as e:
             return None, clip(e), None
         self.configs.add(cfg)
-        return cfg, None, subject.macs().total
+        return cfg, None, subject.macs()
 
 
 def expand(
@@ -308,7 +310,7 @@ def expand(
     config_of, runtime_of = positions_of(set(CONFIG_AXES)), positions_of(set(RUNTIME_AXES))
     builder = _Builder(ls, resolve_device, device, isolate)
     specs: dict = {}  # runtime positions -> BenchSpec
-    configs: dict = {}  # config positions -> (ViTConfig or None, why not, MACs per image)
+    configs: dict = {}  # config positions -> (ViTConfig or None, why not, forward MACs Breakdown)
     max_gmacs = s.cpu.max_gmacs if builder.needs_run else None
     plan = "measure" if builder.needs_run else "cost"
     measures, points = builder.measures, []
@@ -317,13 +319,13 @@ def expand(
             values = dict(itertools.chain.from_iterable(map(operator.getitem, items, pos)))
             rkey, ckey = runtime_of(pos), config_of(pos)
             spec = specs.get(rkey) or specs.setdefault(rkey, builder.spec(values))
-            cfg, invalid, per_image = configs.get(ckey) or configs.setdefault(ckey, builder.config(values))
+            cfg, invalid, forward = configs.get(ckey) or configs.setdefault(ckey, builder.config(values))
             on_cpu = spec.device == "cpu"
             if cfg is None:
                 points.append(Point(index, values, None, spec, measures, "invalid", invalid, on_cpu))
                 continue
-            if spec.mode == "train":  # a training step: forward + backward (model MACs), about 3 forwards
-                per_image = training_macs(cfg).model
+            # a training step: forward + backward (model MACs, about 3 forwards), from the model's own breakdown
+            per_image = model_macs(forward) if spec.mode == "train" else forward.total
             gmacs = per_image * spec.batch / 1e9
             heavy = on_cpu and max_gmacs is not None and gmacs > max_gmacs
             points.append(Point(index, values, cfg, spec, measures, "cpu-cost" if heavy else plan, None, on_cpu,
