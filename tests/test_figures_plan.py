@@ -146,6 +146,8 @@ def test_memory_lower_bound_by_hand():
     assert memory_lower_bound_mb(big) == pytest.approx((4000 + (4 * 1025 * 192 + 3 * 1025**2) * 4) / 2**20)
     assert memory_lower_bound_mb({**row, "dtype": "int8"}) is None
     assert memory_lower_bound_mb({**row, "batch": None}) is None
+    # a timm / torchvision row: the closed form is of vitbench's own ViT, so no bound (as the row has none)
+    assert memory_lower_bound_mb({**row, "model": "timm:vit_tiny_patch16_224"}) is None
 
 
 def test_memory_figure_draws_a_bound_per_line(plans):

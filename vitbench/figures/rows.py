@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from vitbench.cost.memory import MIB, peak_lower_bound_bytes
+from vitbench.external import is_external
 from vitbench.results_frame import ARCH_COLUMNS, with_patch
 from vitbench.zoo import ViTConfig
 
@@ -119,9 +120,12 @@ def memory_lower_bound_mb(row) -> float | None:
     before the model was built; 0 when absent) + the closed form: the row's `mem_peak_pred_mib`, or where the
     row lacks it `vitbench.cost.memory.peak_lower_bound_bytes` of its config and runtime key (train rows: the
     training step's bound; others: the row's params as weights + the tensors that must be live at once). None
-    when the row lacks what it needs (batch, a known dtype)."""
+    when the row lacks what it needs (batch, a known dtype), and for timm / torchvision rows (the memory model
+    is of vitbench's own ViT)."""
     pred = row.get("mem_peak_pred_mib")
     if pred is None or pd.isna(pred):
+        if is_external(str(row.get("model"))):  # the memory model is of vitbench's own ViT (as in the rows)
+            return None
         if any(pd.isna(row.get(k)) for k in ("batch", "dtype", "tokens", "dim", "heads")):
             return None
         mode = row.get("mode") if isinstance(row.get("mode"), str) else "infer"
