@@ -196,3 +196,11 @@ def test_planning_imports_neither_matplotlib_nor_torch():
                          capture_output=True, text=True, timeout=120,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert run.returncode == 0 and run.stdout.strip() == "[]", run.stderr + run.stdout
+
+
+def test_time_per_image_without_an_ok_train_row_says_so():
+    from vitbench.figures.plan import plan_time_per_image_vs_tokens
+
+    df = load_results(FIXTURES / "train.csv")
+    df.loc[df["mode"] == "train", "status"] = "oom"
+    assert plan_time_per_image_vs_tokens(df) == Skip("no train row with status ok and a latency")

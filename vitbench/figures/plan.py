@@ -266,6 +266,8 @@ def plan_time_per_image_vs_tokens(df: pd.DataFrame) -> TimePerImageVsTokens | Sk
     ok = measured_rows(df, ["latency_ms_median", "batch"])
     if isinstance(ok, Skip):
         return ok
+    if not (ok["mode"] == "train").any():
+        return Skip("no train row with status ok and a latency")
     ok = ok[ok["batch"] == _common_batch(ok)]
     ok = ok.assign(ms_per_image=ok["latency_ms_median"] / ok["batch"])
     title, lines = series(ok, "tokens")
