@@ -233,7 +233,7 @@ def memory(
 
 def _memory_row(cfg, batch: int, dtype: str, attn: str, mode: str, optimizer, grad_checkpoint: bool, device: str):
     """(the `memory` row in MiB, the TrainingMemory of a train point or None)."""
-    from vitbench.cost.memory import BYTES, MIB, inference_lower_bound_bytes, training_memory
+    from vitbench.cost.memory import BYTES, MIB, by_kind_mib, inference_lower_bound_bytes, training_memory
 
     n_params = analytic.params(cfg).total
     key = {**cfg.to_row(), "batch": batch, "device": device, "dtype": dtype, "attn": attn, "mode": mode,
@@ -242,7 +242,5 @@ def _memory_row(cfg, batch: int, dtype: str, attn: str, mode: str, optimizer, gr
         bound = inference_lower_bound_bytes(cfg, n_params, batch, dtype, attn)
         return {**key, "mem_weights_mib": n_params * BYTES[dtype][0] / MIB, "mem_peak_pred_mib": bound / MIB}, None
     mem = training_memory(cfg, batch, dtype, attn, optimizer, grad_checkpoint, device)
-    return {**key, "mem_weights_mib": mem.weights / MIB, "mem_grads_mib": mem.gradients / MIB,
-            "mem_optimizer_mib": (mem.optimizer_state + mem.optimizer_steps) / MIB, "mem_inputs_mib": mem.inputs / MIB,
-            "mem_activations_mib": (mem.activations + mem.amp_weight_copies) / MIB,
+    return {**key, "mem_weights_mib": mem.weights / MIB, **by_kind_mib(mem), "mem_inputs_mib": mem.inputs / MIB,
             "mem_recompute_mib": mem.recompute / MIB, "mem_peak_pred_mib": mem.peak_lower_bound / MIB}, mem

@@ -228,6 +228,15 @@ class TrainingMemory:
         return self.held_end_of_forward + self.recompute
 
 
+def by_kind_mib(mem) -> dict:
+    """The memory-by-kind columns of a train row (vitbench.schema, MiB): gradients; optimizer state with its step
+    counters; saved activations with the autocast weight copies. `mem`: a `TrainingMemory` (closed form) or a
+    `vitbench.measure.train.MeasuredTrainMemory` (measured), which hold the same byte fields."""
+    return {"mem_grads_mib": mem.gradients / MIB,
+            "mem_optimizer_mib": (mem.optimizer_state + mem.optimizer_steps) / MIB,
+            "mem_activations_mib": (mem.activations + mem.amp_weight_copies) / MIB}
+
+
 def trained_params(cfg: ViTConfig) -> int:
     """Parameters that receive a gradient (all but `head_dist` when a distilled model pools with GAP)."""
     total = params(cfg).total

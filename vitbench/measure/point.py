@@ -25,7 +25,7 @@ from typing import Sequence
 
 from vitbench import devices, schema
 from vitbench.cost import training
-from vitbench.cost.memory import MIB, peak_lower_bound_bytes
+from vitbench.cost.memory import MIB, by_kind_mib, peak_lower_bound_bytes
 from vitbench.errors import VitbenchError
 from vitbench.measure import isolate
 from vitbench.measure.spec import DEFAULT_MEASURES, RUNTIME_MEASURES, BenchSpec, validate
@@ -244,14 +244,7 @@ def _measure_train(cfg: ViTConfig, spec: BenchSpec, want: Wants, model, mem, set
             cols.update(compiled.record.columns() if compiled else {})
             _run_measured(call, spec, want, mem, training.model_macs(for_config(cfg).macs()), cols, samples)
             if mem:
-                cols.update(_train_memory_columns(train.measure_train_memory(call)))
-
-
-def _train_memory_columns(measured) -> dict:
-    """MiB columns of a step measured in phases (vitbench.measure.train.MeasuredTrainMemory, bytes)."""
-    return {"mem_grads_mib": measured.gradients / MIB,
-            "mem_optimizer_mib": (measured.optimizer_state + measured.optimizer_steps) / MIB,
-            "mem_activations_mib": (measured.activations + measured.amp_weight_copies) / MIB}
+                cols.update(by_kind_mib(train.measure_train_memory(call)))
 
 
 def _compiled(model, x, spec: BenchSpec, call=None):
