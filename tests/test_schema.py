@@ -52,3 +52,13 @@ def test_a_row_with_a_bad_config_value_is_bad_input(column, value):
     row = {**preset("vit_ti16").to_row(), column: value}
     with pytest.raises(VitbenchError):
         ViTConfig.from_row(row)
+
+
+def test_train_label_names_a_training_step_from_values_as_rows_hold_them():
+    from vitbench.schema import train_label
+
+    assert train_label("infer", "", False) == ""
+    assert train_label("train", "adamw", False) == "train adamw"
+    assert train_label("train", "sgd", True) == "train sgd ckpt"
+    assert train_label("train", "adamw", "False") == "train adamw"  # read back as text: not checkpointed
+    assert train_label("train", float("nan"), "True") == "train ckpt"

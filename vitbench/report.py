@@ -19,6 +19,7 @@ from vitbench.errors import VitbenchError
 from vitbench.figures.output import PlotResult, plot_results
 from vitbench.figures.rows import Skip, common_context, cost_rows, describe, measured_rows, series
 from vitbench.results_frame import load_results, with_patch
+from vitbench.schema import train_label
 from vitbench.storage import read_metadata, write_atomic
 from vitbench.zoo import ViTConfig
 
@@ -266,10 +267,8 @@ def measured_table(df: pd.DataFrame) -> str | None:
 
 
 def _mode(row) -> str:
-    """'infer', or 'train adamw' / 'train sgd, ckpt' (the step a train row timed)."""
-    if row.get("mode") != "train":
-        return "infer"
-    return f"train {row.get('optimizer') or ''}".rstrip() + (", ckpt" if row.get("grad_checkpoint") else "")
+    """'infer', or 'train adamw' / 'train sgd ckpt' (the step a train row timed)."""
+    return train_label(row.get("mode"), row.get("optimizer"), row.get("grad_checkpoint")) or "infer"
 
 
 def failed_table(df: pd.DataFrame) -> str | None:

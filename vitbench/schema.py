@@ -260,6 +260,15 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or value == ""
 
 
+def train_label(mode, optimizer, grad_checkpoint) -> str:
+    """'train adamw' / 'train sgd ckpt' for a training step (how tables and reports name it), '' otherwise.
+    Values as rows hold them (grad_checkpoint True/False or its text)."""
+    if mode != "train":
+        return ""
+    ckpt = str(grad_checkpoint).strip().lower() == "true"
+    return " ".join(filter(None, ("train", optimizer if isinstance(optimizer, str) else "", "ckpt" if ckpt else "")))
+
+
 def format_value(name: str, value) -> str:
     """A cell as a table shows it, by the column's formatter: exact integers with separators, ms to 3-4
     significant digits, MiB to 0.1, fractions as percentages. '-' when missing."""

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from vitbench.components import LABELS, TIMED
 from vitbench.render import add_columns, fmt_pct, new_table
-from vitbench.schema import fmt_ms, format_value, header
+from vitbench.schema import fmt_ms, format_value, header, train_label
 
 NOISY_IQR_FRACTION = 0.10  # IQR above this fraction of the median: flag the row as noisy
 
@@ -57,9 +57,8 @@ def bench_table(rows: list[dict], title: str, caption: str, wide: bool = False) 
 
 def _training(row: dict) -> str:
     """' train adamw ckpt' for a train row, '' for an infer row."""
-    if row.get("mode") != "train":
-        return ""
-    return f" train {row.get('optimizer') or ''}".rstrip() + (" ckpt" if row.get("grad_checkpoint") else "")
+    label = train_label(row.get("mode"), row.get("optimizer"), row.get("grad_checkpoint"))
+    return f" {label}" if label else ""
 
 
 def caption(spec, device: str, threads: int) -> str:

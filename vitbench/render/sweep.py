@@ -20,6 +20,7 @@ from rich.table import Table
 from vitbench.cost.analytic import macs
 from vitbench.errors import VitbenchError
 from vitbench.render import add_columns, fmt_pct, new_table
+from vitbench.schema import train_label
 from vitbench.zoo import preset
 
 PLAN_LABELS = {"measure": "measure", "cost": "cost (closed form)", "cpu-cost": "cost only on cpu",
@@ -33,7 +34,8 @@ def point_label(point) -> str:
         return f"{', '.join(f'{k}={v}' for k, v in point.values.items())} · b{s.batch} · {s.device}"
     c = point.cfg
     shape = "" if (c.dim, c.depth, c.heads) == _preset_shape(c.name) else f" · D{c.dim} L{c.depth} h{c.heads}"
-    train = f" train {s.optimizer}{' ckpt' if s.grad_checkpoint else ''}" if s.mode == "train" else ""
+    train = train_label(s.mode, s.optimizer, s.grad_checkpoint)
+    train = f" {train}" if train else ""
     return (f"{c.name} · P{c.patch} · {c.res_label} px{shape} · N {c.tokens} · b{s.batch} · {s.device} "
             f"{s.dtype} {s.attn}{' compiled' if s.compile else ''}{train}")
 
