@@ -12,9 +12,7 @@ import pandas as pd
 from vitbench.figures.canvas import (SIZE, TOKENS_LABEL, batch_axis, legend_below, log_axes, new_figure, style,
                                      tick_values, wrap)
 from vitbench.figures.plan import LatencyVsTokens, MemoryVsTokens, MfuVsBatch
-
-MEMORY_KIND = {"cuda": "CUDA: peak allocated", "cpu": "CPU: peak RSS of the process"}
-
+from vitbench.figures.rows import MEMORY_KIND
 
 def _spread(g: pd.DataFrame) -> np.ndarray | None:
     """p10–p90 error bars around the median latency, or None where the columns are missing."""

@@ -11,9 +11,7 @@ import pandas as pd
 from vitbench.figures.canvas import (TOKENS_LABEL, batch_axis, legend_below, log_axes, new_figure, style,
                                      tick_values, wrap)
 from vitbench.figures.plan import TimePerImageVsTokens, TrainMemoryVsBatch
-
-MEMORY_KIND = {"cuda": "CUDA: peak allocated", "cpu": "CPU: peak RSS"}
-
+from vitbench.figures.rows import MEMORY_KIND
 
 def _peak_above_base(g: pd.DataFrame) -> pd.Series:
     """Measured peak minus what was resident before the build (CPU: python + torch; CUDA: earlier allocations)."""

@@ -24,6 +24,9 @@ KEY_TITLES = {"arch": "model", "attn": "attention", "dtype": "dtype", "device": 
 Line = tuple[str, pd.DataFrame]  # (legend label, its rows sorted along x)
 
 
+MEMORY_KIND = {"cuda": "CUDA: peak allocated", "cpu": "CPU: peak RSS of the process"}  # what peak memory is
+
+
 @dataclass(frozen=True)
 class Skip:
     """Why a figure, or a selection of rows, has nothing to draw (one line, shown by `plot` and `report`)."""
