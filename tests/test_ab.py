@@ -229,3 +229,25 @@ def test_a_slowed_candidate_fails_on_the_paired_repeats(tmp_path, monkeypatch):
         "r1.csv", "r1.meta.json", "r1.samples.csv", "r2.csv", "r2.meta.json", "r2.samples.csv"]
     assert "paired t interval" in (tmp_path / "ab.md").read_text()
     assert "[low, high]: 95% paired t interval of the change over the A/B repeats" in result.output
+
+
+def test_a_status_that_fails_in_several_repeats_is_one_regression(tmp_path):
+    from vitbench.cost.analytic import cost_row
+    from vitbench.schema import make_row
+    from vitbench.storage import write_rows
+    from vitbench.zoo import resolve
+
+    cfg = resolve("vit_ti16", 32, depth=2, dim=64, heads=4)
+    key = {**cfg.to_row(), **cost_row(cfg), "batch": 2, "device": "cpu", "dtype": "fp32", "attn": "sdpa",
+           "compile": False, "mode": "infer", "threads": 1}
+    ok = make_row(**key, latency_ms_median=1.0, throughput_ips=2000.0, status="ok")
+    failed = make_row(**key, status="error", error="RuntimeError: boom")
+    files = {"baseline": [], "candidate": []}
+    for r, cand in enumerate((ok, failed, failed, ok)):
+        for side, row in (("baseline", ok), ("candidate", cand)):
+            files[side].append(write_rows([row], tmp_path / side / f"r{r + 1}.csv"))
+    side = ab.Side("x", sys.executable, None, "tree x")
+    run = ab.Run(tmp_path, tmp_path / "s.yaml", {"baseline": side, "candidate": side}, 4, [0], ["p"], files)
+    result, _ = ab.comparison(run, max_slowdown=0.25)
+    statuses = [f for f in result.findings if f.metric == "status" and f.verdict == "regression"]
+    assert len(statuses) == 1 and result.exit_code == 1
