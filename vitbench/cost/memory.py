@@ -201,13 +201,9 @@ def activation_bytes(terms: list[Saved], depth: int, batch: int) -> int:
 
 
 @dataclass(frozen=True)
-class TrainingMemory:
-    """Bytes of one training step's tensors, by kind, for a batch (module docstring).
-
-    held_end_of_forward: all of it at the end of the forward pass (gradients do not exist yet: they are set to
-    None at the end of each step). peak_lower_bound: that, plus (checkpointing) one block's recomputed saved
-    set. Allocator rounding, workspaces, the forward's temporaries and gradients alive during the backward come
-    on top: the measured peak is higher."""
+class StepTensors:
+    """Bytes of one training step's tensors by kind, for a batch: what the closed form predicts
+    (`TrainingMemory`) and what a measured step holds (`vitbench.measure.train.MeasuredTrainMemory`) alike."""
 
     weights: int
     gradients: int
@@ -216,6 +212,17 @@ class TrainingMemory:
     inputs: int
     activations: int
     amp_weight_copies: int
+
+
+@dataclass(frozen=True)
+class TrainingMemory(StepTensors):
+    """The closed form of one training step's tensors (module docstring), plus the recompute of checkpointing.
+
+    held_end_of_forward: all of it at the end of the forward pass (gradients do not exist yet: they are set to
+    None at the end of each step). peak_lower_bound: that, plus (checkpointing) one block's recomputed saved
+    set. Allocator rounding, workspaces, the forward's temporaries and gradients alive during the backward come
+    on top: the measured peak is higher."""
+
     recompute: int
 
     @property
@@ -228,10 +235,9 @@ class TrainingMemory:
         return self.held_end_of_forward + self.recompute
 
 
-def by_kind_mib(mem) -> dict:
+def by_kind_mib(mem: StepTensors) -> dict:
     """The memory-by-kind columns of a train row (vitbench.schema, MiB): gradients; optimizer state with its step
-    counters; saved activations with the autocast weight copies. `mem`: a `TrainingMemory` (closed form) or a
-    `vitbench.measure.train.MeasuredTrainMemory` (measured), which hold the same byte fields."""
+    counters; saved activations with the autocast weight copies; closed form or measured."""
     return {"mem_grads_mib": mem.gradients / MIB,
             "mem_optimizer_mib": (mem.optimizer_state + mem.optimizer_steps) / MIB,
             "mem_activations_mib": (mem.activations + mem.amp_weight_copies) / MIB}

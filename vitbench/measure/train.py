@@ -34,7 +34,7 @@ from typing import Iterator
 import torch
 import torch.nn.functional as F
 
-from vitbench.cost.memory import OPTIMIZERS
+from vitbench.cost.memory import OPTIMIZERS, StepTensors
 from vitbench.dtypes import TRAIN_NAMES as TRAIN_DTYPES
 from vitbench.measure.backends import Unsupported, autocast_dtype, precision, sdpa_backend, weight_dtype
 
@@ -137,17 +137,10 @@ def make_train_step(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tenso
 
 
 @dataclass(frozen=True)
-class MeasuredTrainMemory:
-    """Bytes of a training step's tensors, measured (module docstring); the fields of
-    `vitbench.cost.memory.TrainingMemory` plus the CUDA allocator's view (None on CPU)."""
+class MeasuredTrainMemory(StepTensors):
+    """Bytes of a training step's tensors, measured (module docstring), plus the CUDA allocator's view (None on
+    CPU)."""
 
-    weights: int
-    gradients: int
-    optimizer_state: int
-    optimizer_steps: int
-    inputs: int
-    activations: int
-    amp_weight_copies: int
     allocated_by_forward: int | None
     peak_allocated: int | None
 
